@@ -1,0 +1,276 @@
+"""Model registry: a logical name maps to a real Hub checkpoint (full tier) and a tiny local stand-in (smoke tier).
+
+Smoke models are built from a small config and a byte-level BPE tokenizer trained on the course
+corpus, saved with `save_pretrained` into a cache directory, and loaded back with
+`from_pretrained` — the same call the full tier makes with a Hub id.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    DistilBertConfig,
+    GPT2Config,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+)
+
+from llm_workshop.data import load_corpus
+
+CACHE_VERSION = "v1"
+SMOKE_VOCAB_SIZE = 2048
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def cache_dir() -> Path:
+    """Where smoke models live: `$LLM_WORKSHOP_CACHE`, else `$XDG_CACHE_HOME/llm_workshop` (~/.cache)."""
+    if os.environ.get("LLM_WORKSHOP_CACHE"):
+        return Path(os.environ["LLM_WORKSHOP_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "llm_workshop"
+
+
+# --- the smoke tokenizer -----------------------------------------------------------------
+
+
+def news_text() -> str:
+    """News sentences shipped in gensim's test data (the Lee corpus): the smoke models' 'pre-training' text."""
+    from gensim.test.utils import datapath
+
+    return Path(datapath("lee_background.cor")).read_text(encoding="utf-8", errors="replace")
+
+
+def train_bpe(texts: list[str], vocab_size: int = SMOKE_VOCAB_SIZE) -> Tokenizer:
+    """A byte-level BPE tokenizer (the GPT-2 scheme) trained on `texts`, with the course's special tokens."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def smoke_tokenizer(flavor: str) -> PreTrainedTokenizerFast:
+    """The course BPE tokenizer dressed as a GPT-2 (`causal`), BERT (`masked`) or chat (`chat`) tokenizer."""
+    path = cache_dir() / f"smoke-bpe-{CACHE_VERSION}.json"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        train_bpe([load_corpus(), news_text()]).save(str(path))
+    tokenizer = Tokenizer.from_file(str(path))
+    if flavor == "causal":
+        return PreTrainedTokenizerFast(
+            tokenizer_object=tokenizer, bos_token="<|endoftext|>", eos_token="<|endoftext|>", unk_token="[UNK]"
+        )
+    if flavor == "chat":
+        fast = PreTrainedTokenizerFast(
+            tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token="[UNK]"
+        )
+        fast.chat_template = CHATML_TEMPLATE
+        return fast
+    if flavor == "masked":
+        cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+        )
+        return PreTrainedTokenizerFast(
+            tokenizer_object=tokenizer,
+            cls_token="[CLS]",
+            sep_token="[SEP]",
+            pad_token="[PAD]",
+            mask_token="[MASK]",
+            unk_token="[UNK]",
+        )
+    raise ValueError(f"unknown tokenizer flavor {flavor!r}; use 'causal', 'masked' or 'chat'")
+
+
+# --- brief pre-training so smoke models are 'pre-trained' on text other than the course corpus ----
+
+
+def pretrain_causal_lm(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    text: str,
+    steps: int = 300,
+    seq_len: int = 64,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> list[float]:
+    """Train `model` on random windows of `text` for `steps` AdamW steps; returns the loss per step."""
+    ids = torch.tensor(tokenizer(text)["input_ids"])
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    model.train()
+    losses = []
+    for _ in range(steps):
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator)
+        batch = torch.stack([ids[s : s + seq_len] for s in starts])
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+# --- the builders ---------------------------------------------------------------------------
+
+
+def build_smoke_gpt2(out: Path) -> None:
+    """A ~0.7M-parameter GPT-2 (2 layers, 128 wide) pre-trained briefly on news, not on Sherlock Holmes."""
+    torch.manual_seed(0)
+    tokenizer = smoke_tokenizer("causal")
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=256,
+        n_embd=128,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = AutoModelForCausalLM.from_config(config)
+    pretrain_causal_lm(model, tokenizer, news_text())
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def build_smoke_chat(out: Path) -> None:
+    """A tiny Qwen2-architecture chat model with the ChatML template, pre-trained briefly on news."""
+    torch.manual_seed(0)
+    tokenizer = smoke_tokenizer("chat")
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = AutoModelForCausalLM.from_config(config)
+    pretrain_causal_lm(model, tokenizer, news_text())
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def build_smoke_distilbert(out: Path) -> None:
+    """A randomly initialised 2-layer DistilBERT with the course tokenizer; notebooks pre-train it with MLM."""
+    torch.manual_seed(0)
+    tokenizer = smoke_tokenizer("masked")
+    config = DistilBertConfig(
+        vocab_size=len(tokenizer),
+        dim=128,
+        hidden_dim=256,
+        n_layers=2,
+        n_heads=4,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    AutoModelForMaskedLM.from_config(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A logical model: its full-tier Hub id and how to build its smoke-tier stand-in."""
+
+    hub_id: str
+    build_smoke: Callable[[Path], None]
+    summary: str
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    "gpt2": ModelSpec("gpt2", build_smoke_gpt2, "GPT-2 small (124M), a decoder-only causal LM"),
+    "distilbert": ModelSpec(
+        "distilbert-base-uncased", build_smoke_distilbert, "DistilBERT (66M), an encoder trained with MLM"
+    ),
+    "chat": ModelSpec(
+        "Qwen/Qwen2.5-0.5B-Instruct", build_smoke_chat, "Qwen2.5-0.5B-Instruct, a small open chat model"
+    ),
+}
+
+
+def spec(name: str) -> ModelSpec:
+    """The registry entry for `name`; an unknown name raises KeyError listing the known ones."""
+    if name not in REGISTRY:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def smoke_path(name: str) -> Path:
+    """Build the smoke model `name` into the cache once, atomically, and return its directory."""
+    entry = spec(name)
+    target = cache_dir() / f"smoke-{name}-{CACHE_VERSION}"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=target.parent))
+    try:
+        entry.build_smoke(scratch)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def model_path(name: str, tier: str) -> str:
+    """What to pass to `from_pretrained`: the Hub id in the full tier, the cached local directory in smoke."""
+    if tier == "full":
+        return spec(name).hub_id
+    if tier == "smoke":
+        return str(smoke_path(name))
+    raise ValueError(f"unknown tier {tier!r}; use 'smoke' or 'full'")
+
+
+def load(name: str, tier: str, auto_class: type = AutoModelForCausalLM, **kwargs) -> tuple:
+    """Load (model, tokenizer) for `name` in `tier` with `auto_class.from_pretrained` (kwargs pass through).
+
+    Without network and without a local copy, the full tier fails with a sentence saying what to do.
+    """
+    path = model_path(name, tier)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = auto_class.from_pretrained(path, **kwargs)
+    except OSError as error:
+        if tier == "full":
+            raise OSError(
+                f"Could not load {path!r} from the Hugging Face Hub or its local cache ({error.__class__.__name__}). "
+                "Connect to the internet once to download it, or set LLM_WORKSHOP_TIER=smoke to use the "
+                "small offline model."
+            ) from error
+        raise
+    return model, tokenizer

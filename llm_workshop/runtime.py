@@ -1,0 +1,116 @@
+"""Pick the run tier, device and dtype for a notebook, seed everything, and say what was chosen.
+
+`setup()` is the first code call of every notebook. The `smoke` tier runs tiny local models on
+any CPU without a network; the `full` tier loads the real checkpoints from the Hugging Face Hub.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+TIERS = ("smoke", "full")
+HUB_URL = "https://huggingface.co/api/models/gpt2"
+OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+class GPUUnavailableError(RuntimeError):
+    """Raised when a notebook needs a CUDA GPU in the full tier and none is present."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What `setup()` chose: the tier, the torch device and dtype, and whether the Hub is out of reach."""
+
+    tier: str
+    device: torch.device
+    dtype: torch.dtype
+    offline: bool
+    seed: int
+
+    @property
+    def smoke(self) -> bool:
+        return self.tier == "smoke"
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """True when the Hugging Face Hub answers an HTTP request within `timeout_s` seconds."""
+    try:
+        with urllib.request.urlopen(HUB_URL, timeout=timeout_s) as response:
+            return response.status < 500
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def choose_tier() -> tuple[str, bool, str]:
+    """Return (tier, offline, reason) from `LLM_WORKSHOP_TIER`, the `CI` variable and the network."""
+    requested = os.environ.get("LLM_WORKSHOP_TIER", "").strip().lower()
+    if requested and requested not in TIERS:
+        raise ValueError(
+            f"LLM_WORKSHOP_TIER={requested!r} is not a tier; use one of {', '.join(TIERS)} "
+            "(or leave it unset to choose automatically)."
+        )
+    if requested == "smoke":
+        return "smoke", True, "LLM_WORKSHOP_TIER=smoke"
+    online = hub_reachable()
+    if requested == "full":
+        return "full", not online, "LLM_WORKSHOP_TIER=full"
+    if os.environ.get("CI"):
+        return "smoke", not online, "CI is set"
+    if online:
+        return "full", False, "the Hugging Face Hub is reachable"
+    return "smoke", True, "the Hugging Face Hub is not reachable"
+
+
+def choose_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on GPUs of compute capability >= 8 (Ampere+), fp16 on older GPUs such as the T4, fp32 on CPU.
+
+    A T4 reports bf16 as supported through emulation, so the capability is checked instead.
+    """
+    if device.type != "cuda":
+        return torch.float32
+    major, _ = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so two runs give the same numbers."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def setup(seed: int = 0, requires_gpu: bool = False) -> Runtime:
+    """Choose tier, device and dtype, seed everything, print one line saying what and why.
+
+    With `requires_gpu=True` the full tier without CUDA stops here with a clear message,
+    rather than with a CUDA error many cells later.
+    """
+    tier, offline, reason = choose_tier()
+    has_cuda = torch.cuda.is_available()
+    if tier == "full" and requires_gpu and not has_cuda:
+        raise GPUUnavailableError(
+            "This notebook trains models in the full tier and needs a CUDA GPU, but none was found. "
+            "On Colab choose Runtime > Change runtime type > T4 GPU and run again; "
+            "or set LLM_WORKSHOP_TIER=smoke to run the small offline version on this CPU."
+        )
+    if tier == "smoke" or offline:
+        for var in OFFLINE_VARS:
+            os.environ[var] = "1"
+    device = torch.device("cuda" if has_cuda else "cpu")
+    dtype = choose_dtype(device)
+    seed_everything(seed)
+    name = torch.cuda.get_device_name(device) if has_cuda else "CPU"
+    print(
+        f"llm_workshop: tier={tier} ({reason}), device={device.type} ({name}), "
+        f"dtype={str(dtype).removeprefix('torch.')}, seed={seed}"
+    )
+    return Runtime(tier=tier, device=device, dtype=dtype, offline=offline, seed=seed)

@@ -1,0 +1,49 @@
+import math
+
+import pytest
+import torch
+
+from llm_workshop import metrics, models
+
+
+class Uniform(torch.nn.Module):
+    """A model that spreads probability evenly over `vocab` tokens: its perplexity is exactly `vocab`."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.vocab = vocab
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids, labels):
+        logits = torch.zeros(*input_ids.shape, self.vocab)
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, self.vocab), labels[:, 1:].reshape(-1))
+        return type("Out", (), {"loss": loss})()
+
+
+def test_uniform_model_has_perplexity_equal_to_vocab():
+    ids = torch.randint(0, 50, (300,))
+    assert metrics.perplexity(Uniform(50), ids, block_size=64) == pytest.approx(50)
+    assert metrics.perplexity(Uniform(50), ids, block_size=64, stride=16) == pytest.approx(50)
+
+
+def test_matches_one_full_window_loss():
+    model, tokenizer = models.load("gpt2", "smoke")
+    ids = tokenizer("Holmes looked at the door and the window of the room.", return_tensors="pt")["input_ids"][0]
+    with torch.no_grad():
+        expected = math.exp(model(input_ids=ids[None], labels=ids[None]).loss.item())
+    assert metrics.perplexity(model, ids, block_size=128) == pytest.approx(expected, rel=1e-5)
+
+
+def test_overlapping_windows_score_every_token_once():
+    model, tokenizer = models.load("gpt2", "smoke")
+    ids = tokenizer(" ".join(["the door was open and the lamp was lit"] * 30), return_tensors="pt")["input_ids"][0]
+    strided = metrics.perplexity(model, ids, block_size=64, stride=32)
+    disjoint = metrics.perplexity(model, ids, block_size=64)
+    assert strided <= disjoint * 1.05  # more context per token never hurts much, and usually helps
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="two tokens"):
+        metrics.perplexity(Uniform(5), torch.tensor([1]))
+    with pytest.raises(ValueError, match="stride"):
+        metrics.perplexity(Uniform(5), torch.arange(5), block_size=4, stride=8)

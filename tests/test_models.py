@@ -1,0 +1,84 @@
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+from llm_workshop import models
+
+
+def test_unknown_model_lists_known_names():
+    with pytest.raises(KeyError, match="known models: chat, distilbert, gpt2"):
+        models.spec("gpt-5")
+
+
+def test_unknown_tier_is_refused():
+    with pytest.raises(ValueError, match="'smoke' or 'full'"):
+        models.model_path("gpt2", "medium")
+
+
+def test_full_tier_uses_real_open_hub_ids():
+    assert models.model_path("gpt2", "full") == "gpt2"
+    assert models.model_path("distilbert", "full") == "distilbert-base-uncased"
+    assert models.model_path("chat", "full") == "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def test_build_once_then_reuse_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLM_WORKSHOP_CACHE", str(tmp_path))
+    calls = []
+
+    def fake_builder(out):
+        calls.append(out)
+        (out / "config.json").write_text(json.dumps({"built": len(calls)}))
+
+    monkeypatch.setitem(models.REGISTRY, "fake", models.ModelSpec("org/fake", fake_builder, "test double"))
+    first = models.smoke_path("fake")
+    second = models.smoke_path("fake")
+    assert first == second == tmp_path / f"smoke-fake-{models.CACHE_VERSION}"
+    assert len(calls) == 1
+    assert not list(tmp_path.glob(".build-*")), "the scratch directory is cleaned up"
+
+
+def test_failed_build_leaves_no_half_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLM_WORKSHOP_CACHE", str(tmp_path))
+
+    def broken(out):
+        (out / "partial.bin").write_text("x")
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(models.REGISTRY, "broken", models.ModelSpec("org/broken", broken, "test double"))
+    with pytest.raises(RuntimeError, match="boom"):
+        models.smoke_path("broken")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "auto_class"), [("gpt2", AutoModelForCausalLM), ("chat", AutoModelForCausalLM)])
+def test_smoke_causal_models_load_and_were_pretrained(name, auto_class):
+    model, tokenizer = models.load(name, "smoke", auto_class=auto_class)
+    assert len(tokenizer) == models.SMOKE_VOCAB_SIZE  # the trap: a 1-5 token vocabulary gives NaN losses
+    assert 300_000 < sum(p.numel() for p in model.parameters()) < 2_000_000
+    news = tokenizer(models.news_text()[:4000], return_tensors="pt")["input_ids"][:, :128]
+    with torch.no_grad():
+        loss = model(input_ids=news, labels=news).loss.item()
+    assert loss < 0.8 * torch.log(torch.tensor(float(len(tokenizer)))).item(), "pre-training lowered the loss"
+
+
+def test_smoke_distilbert_masks_and_pairs():
+    model, tokenizer = models.load("distilbert", "smoke", auto_class=AutoModelForMaskedLM)
+    encoded = tokenizer("Who knocked?", "A man in a mask knocked.")
+    assert encoded.sequence_ids()[0] is None and 0 in encoded.sequence_ids() and 1 in encoded.sequence_ids()
+    assert tokenizer.mask_token == "[MASK]" and tokenizer.mask_token_id is not None
+    assert model.config.vocab_size == len(tokenizer)
+
+
+def test_chat_template_is_chatml():
+    _, tokenizer = models.load("chat", "smoke")
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
+    assert prompt == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_full_tier_offline_without_cache_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    with pytest.raises(OSError, match="Connect to the internet once.*LLM_WORKSHOP_TIER=smoke"):
+        models.load("gpt2", "full")

@@ -1,0 +1,77 @@
+"""Every notebook is committed clean, opens on Colab from this repository, and starts with runtime.setup()."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from set_repo import badge_url, github_repo  # noqa: E402
+
+NOTEBOOKS = sorted(ROOT.glob("module_*/*.ipynb"))
+ABSOLUTE_PATH = re.compile(r"(/workspace/|/home/[a-z]+/|/root/|/tmp/[A-Za-z]|/Users/|C:\\\\)")
+TOKEN = re.compile(r"hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9]{20,}")
+BARE_PIP = re.compile(r"^\s*[!%]pip\b", re.MULTILINE)
+
+
+def cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["cells"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 2
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", p.name) for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
+class TestNotebook:
+    def test_no_outputs_or_execution_counts(self, path):
+        for cell in cells(path):
+            if cell["cell_type"] == "code":
+                assert not cell.get("outputs"), f"{path.name}: outputs committed; strip them"
+                assert cell.get("execution_count") is None, f"{path.name}: execution count committed"
+
+    def test_colab_badge_points_at_this_notebook(self, path):
+        first = source(cells(path)[0])
+        expected = badge_url(path.relative_to(ROOT).as_posix(), github_repo())
+        assert expected in first, f"{path.name}: first cell lacks the badge {expected}"
+
+    def test_setup_in_first_code_cell(self, path):
+        code = [c for c in cells(path) if c["cell_type"] == "code"]
+        assert "runtime.setup(" in source(code[0])
+        assert f"https://github.com/{github_repo()}.git" in source(code[0])
+
+    def test_no_absolute_paths_tokens_eval_or_bare_pip(self, path):
+        for cell in cells(path):
+            text = source(cell)
+            assert not ABSOLUTE_PATH.search(text), f"{path.name}: absolute path in {text[:80]!r}"
+            assert not TOKEN.search(text), f"{path.name}: something like an API token"
+            if cell["cell_type"] == "code":
+                assert not re.search(r"\beval\(", text), f"{path.name}: eval() of a string"
+                assert "import torchtext" not in text and "from torchtext" not in text
+
+    def test_pip_only_inside_the_colab_guard(self, path):
+        code = [source(c) for c in cells(path) if c["cell_type"] == "code"]
+        assert not any(BARE_PIP.search(text) for text in code[1:]), f"{path.name}: %pip outside the setup cell"
+        setup = code[0]
+        for match in BARE_PIP.finditer(setup):
+            before = setup[: match.start()]
+            assert 'if "google.colab" in sys.modules:' in before, f"{path.name}: %pip outside the Colab guard"
+
+    def test_has_an_exercise_with_hidden_solution(self, path):
+        all_cells = cells(path)
+        checks = [i for i, c in enumerate(all_cells) if c["cell_type"] == "code" and re.search(r"\bcheck_\w+\(", source(c))]
+        assert checks, f"{path.name}: no autograded exercise (a check_... call)"
+        hidden = [c for c in all_cells if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
+        assert hidden, f"{path.name}: no collapsed solution cell"
+
+    def test_asserts_what_it_teaches(self, path):
+        code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")
+        assert len(re.findall(r"^\s*assert ", code, re.MULTILINE)) >= 3, f"{path.name}: fewer than 3 assertions"

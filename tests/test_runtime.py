@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from llm_workshop import runtime
+
+
+def test_smoke_tier_from_environment(monkeypatch, capsys):
+    monkeypatch.setenv("LLM_WORKSHOP_TIER", "smoke")
+    rt = runtime.setup(seed=3)
+    assert rt.tier == "smoke" and rt.smoke and rt.offline
+    assert rt.device.type == "cpu" and rt.dtype == torch.float32
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("llm_workshop: tier=smoke") and "\n" not in line
+
+
+def test_invalid_tier_names_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("LLM_WORKSHOP_TIER", "large")
+    with pytest.raises(ValueError, match="smoke, full"):
+        runtime.setup()
+
+
+def test_unset_tier_in_ci_is_smoke(monkeypatch):
+    monkeypatch.delenv("LLM_WORKSHOP_TIER", raising=False)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout_s=3.0: True)
+    assert runtime.choose_tier()[0] == "smoke"
+
+
+def test_unset_tier_online_is_full_offline_is_smoke(monkeypatch):
+    monkeypatch.delenv("LLM_WORKSHOP_TIER", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout_s=3.0: True)
+    assert runtime.choose_tier()[:2] == ("full", False)
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout_s=3.0: False)
+    assert runtime.choose_tier()[:2] == ("smoke", True)
+
+
+def test_hub_check_gives_up_quickly_without_network(monkeypatch):
+    monkeypatch.setattr(runtime, "HUB_URL", "http://127.0.0.1:9/")  # the discard port: nothing listens
+    assert runtime.hub_reachable(timeout_s=1.0) is False
+
+
+def test_full_tier_without_gpu_says_what_to_do(monkeypatch):
+    monkeypatch.setenv("LLM_WORKSHOP_TIER", "full")
+    monkeypatch.setattr(runtime, "hub_reachable", lambda timeout_s=3.0: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(runtime.GPUUnavailableError, match="Change runtime type.*LLM_WORKSHOP_TIER=smoke"):
+        runtime.setup(requires_gpu=True)
+
+
+@pytest.mark.parametrize(("capability", "dtype"), [((7, 5), torch.float16), ((8, 0), torch.bfloat16)])
+def test_dtype_follows_compute_capability(monkeypatch, capability, dtype):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert runtime.choose_dtype(torch.device("cuda")) == dtype
+
+
+def test_seeding_repeats_numbers():
+    runtime.seed_everything(7)
+    first = (torch.rand(3), __import__("numpy").random.rand(), __import__("random").random())
+    runtime.seed_everything(7)
+    second = (torch.rand(3), __import__("numpy").random.rand(), __import__("random").random())
+    assert torch.equal(first[0], second[0]) and first[1:] == second[1:]

@@ -1,0 +1,118 @@
+import math
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+from llm_workshop import data, text
+
+DOCS = [
+    "Holmes examined the door, and the lock.",
+    "Watson opened the door for Holmes.",
+    "The lock was new; the key was old.",
+    "A client's letter lay on the table.",
+]
+
+
+@pytest.fixture(scope="module")
+def tokens():
+    return [text.tokenize(d) for d in DOCS]
+
+
+def test_tokenize_lowercases_and_keeps_inner_apostrophes():
+    assert text.tokenize("Holmes’s client, Mr. Wilson, didn't SMILE.") == [
+        "holmes's", "client", "mr", "wilson", "didn't", "smile",
+    ]  # fmt: skip
+
+
+def test_vocab_stoi_itos_roundtrip_and_unknown(tokens):
+    vocab = text.build_vocab(tokens)
+    assert vocab.itos[0] == "<unk>" and vocab.stoi["<unk>"] == 0
+    assert vocab.itos[1] == "the"  # the most frequent token comes first
+    ids = vocab.encode(["holmes", "moriarty"])
+    assert ids[1] == 0 and vocab.decode(ids) == ["holmes", "<unk>"]
+    assert all(vocab.stoi[t] == i for i, t in enumerate(vocab.itos))
+
+
+def test_min_freq_drops_rare_tokens(tokens):
+    vocab = text.build_vocab(tokens, min_freq=2)
+    assert set(vocab.itos) == {"<unk>", "the", "holmes", "door", "lock", "was"}
+
+
+def test_bad_vocab_input(tokens):
+    with pytest.raises(ValueError, match="min_freq"):
+        text.build_vocab(tokens, min_freq=0)
+    with pytest.raises(ValueError, match="empty corpus"):
+        text.build_vocab([])
+    with pytest.raises(ValueError, match="empty corpus"):
+        text.build_vocab([[], []])
+
+
+def test_vocab_without_unk_raises_on_unknown(tokens):
+    vocab = text.build_vocab(tokens, specials=())
+    with pytest.raises(KeyError, match="moriarty"):
+        vocab.index("moriarty")
+
+
+def test_one_hot(tokens):
+    vocab = text.build_vocab(tokens)
+    vector = text.one_hot("door", vocab)
+    assert vector.sum() == 1 and vector[vocab.stoi["door"]] == 1
+
+
+def test_bag_of_words_matches_countvectorizer(tokens):
+    vocab = text.build_vocab(tokens, specials=())
+    ours = text.bag_of_words(tokens, vocab)
+    sk = CountVectorizer(tokenizer=text.tokenize, lowercase=False, token_pattern=None, vocabulary=vocab.itos)
+    np.testing.assert_array_equal(ours, sk.fit_transform(DOCS).toarray())
+
+
+def test_tf_idf_formula_and_sklearn_parity(tokens):
+    vocab = text.build_vocab(tokens, specials=())
+    ours = text.tf_idf(tokens, vocab)
+    the = vocab.stoi["the"]
+    assert np.all(ours[:, the] * 0 == 0) and ours[0, vocab.stoi["holmes"]] == pytest.approx(1 * math.log(4 / 2))
+    # scikit-learn computes idf = ln((1 + N) / (1 + df)) + 1 by default; with smooth_idf=False it is
+    # ln(N / df) + 1, so subtracting the +1 (tf * 1) recovers w = tf * ln(N / df).
+    sk = TfidfVectorizer(
+        tokenizer=text.tokenize, lowercase=False, token_pattern=None, vocabulary=vocab.itos, norm=None, smooth_idf=False
+    )
+    sk_weights = sk.fit_transform(DOCS).toarray() - text.bag_of_words(tokens, vocab)
+    np.testing.assert_allclose(ours, sk_weights, atol=1e-12)
+
+
+def test_word_in_every_document_gets_zero_weight():
+    docs = [["a", "b"], ["a", "c"]]
+    vocab = text.build_vocab(docs, specials=())
+    assert text.tf_idf(docs, vocab)[:, vocab.stoi["a"]].tolist() == [0.0, 0.0]
+
+
+def test_ngrams_and_bad_n():
+    assert text.ngrams(["a", "b", "c"], 2) == [("a", "b"), ("b", "c")]
+    assert text.ngrams(["a"], 2) == []
+    with pytest.raises(ValueError):
+        text.ngrams(["a"], 0)
+
+
+def test_cosine_similarity_matrix():
+    sims = text.cosine_similarity_matrix(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]))
+    assert sims[0, 0] == pytest.approx(1) and sims[0, 1] == pytest.approx(1 / math.sqrt(2)) and sims[2, 2] == 0
+
+
+def test_context_pairs_cbow_and_skipgram():
+    sentence = "the quick brown fox jumps".split()
+    pairs = text.context_pairs(sentence, window=2)
+    assert pairs[2] == (["the", "quick", "fox", "jumps"], "brown")
+    assert pairs[0] == (["quick", "brown"], "the")
+    assert ("brown", "fox") in text.skipgram_pairs(sentence, 2)
+    assert len(text.skipgram_pairs(sentence, 2)) == sum(len(c) for c, _ in pairs)
+    with pytest.raises(ValueError):
+        text.context_pairs(sentence, 0)
+
+
+def test_stories_give_sensible_similarity():
+    stories = data.stories()[:4]
+    docs = [text.tokenize(body) for _, body in stories]
+    vocab = text.build_vocab(docs, min_freq=2)
+    sims = text.cosine_similarity_matrix(text.tf_idf(docs, vocab))
+    assert np.allclose(np.diag(sims), 1) and (sims[~np.eye(4, dtype=bool)] < 0.9).all()
