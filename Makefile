@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 export LLM_WORKSHOP_CACHE ?= $(CURDIR)/build/cache
 export MPLBACKEND ?= Agg
 
-.PHONY: setup run test lint format badges
+.PHONY: setup run test lint format badges check-env slides
 
 setup: $(VENV)/.installed
 
@@ -35,3 +35,9 @@ format: setup
 
 badges: setup
 	$(PY) scripts/set_repo.py
+
+check-env: setup
+	$(PY) scripts/check_env.py
+
+slides: setup
+	$(PY) scripts/make_slides.py
