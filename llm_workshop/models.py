@@ -217,9 +217,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "distilbert": ModelSpec(
         "distilbert-base-uncased", build_smoke_distilbert, "DistilBERT (66M), an encoder trained with MLM"
     ),
-    "chat": ModelSpec(
-        "Qwen/Qwen2.5-0.5B-Instruct", build_smoke_chat, "Qwen2.5-0.5B-Instruct, a small open chat model"
-    ),
+    "chat": ModelSpec("Qwen/Qwen2.5-0.5B-Instruct", build_smoke_chat, "Qwen2.5-0.5B-Instruct, a small open chat model"),
 }
 
 

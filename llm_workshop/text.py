@@ -54,9 +54,7 @@ class Vocab:
         return [self.itos[i] for i in ids]
 
 
-def build_vocab(
-    docs_tokens: Sequence[Sequence[str]], min_freq: int = 1, specials: Sequence[str] = ("<unk>",)
-) -> Vocab:
+def build_vocab(docs_tokens: Sequence[Sequence[str]], min_freq: int = 1, specials: Sequence[str] = ("<unk>",)) -> Vocab:
     """Vocabulary of tokens seen at least `min_freq` times, specials first, then by frequency, then A–Z."""
     if min_freq < 1:
         raise ValueError(f"min_freq must be at least 1, got {min_freq}")

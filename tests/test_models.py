@@ -73,7 +73,9 @@ def test_smoke_distilbert_masks_and_pairs():
 
 def test_chat_template_is_chatml():
     _, tokenizer = models.load("chat", "smoke")
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert prompt == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
 
 

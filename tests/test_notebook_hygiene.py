@@ -67,7 +67,9 @@ class TestNotebook:
 
     def test_has_an_exercise_with_hidden_solution(self, path):
         all_cells = cells(path)
-        checks = [i for i, c in enumerate(all_cells) if c["cell_type"] == "code" and re.search(r"\bcheck_\w+\(", source(c))]
+        checks = [
+            i for i, c in enumerate(all_cells) if c["cell_type"] == "code" and re.search(r"\bcheck_\w+\(", source(c))
+        ]
         assert checks, f"{path.name}: no autograded exercise (a check_... call)"
         hidden = [c for c in all_cells if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
         assert hidden, f"{path.name}: no collapsed solution cell"
