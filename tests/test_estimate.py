@@ -267,3 +267,33 @@ def test_check_training_memory(capsys):
     assert "GiB" in capsys.readouterr().out
     assert estimate.check_training_memory("a lot") is False
     assert estimate.check_training_memory(1.0) is False
+
+
+def test_activation_formula_matches_what_autograd_saves():
+    # GPT-2 blocks built to Korthikanti et al.'s assumptions: bf16, exact GELU, dropout, eager attention.
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_embd=128,
+        n_layer=2,
+        n_head=4,
+        vocab_size=256,
+        n_positions=128,
+        activation_function="gelu",
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").to(torch.bfloat16).train()
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved = {}
+
+    def remember(t):
+        if t.untyped_storage().data_ptr() not in weights:
+            saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    hidden = torch.randn(2, 128, 128, dtype=torch.bfloat16, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(remember, lambda t: t):
+        for block in model.transformer.h:
+            hidden = block(hidden)
+    predicted = estimate.activation_memory_gb(config, 2, 128) * estimate.GB
+    assert sum(saved.values()) == pytest.approx(predicted, rel=0.15)
