@@ -128,7 +128,10 @@ def training_bytes_per_param(precision: str = "mixed", optimizer: str = "adam") 
     each (bitsandbytes; its per-block scales, ~0.004 byte/param, are ignored).
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise ValueError(
+            f"precision must be one of {PRECISIONS}, got {precision!r}: 'mixed' is fp16/bf16 compute with fp32 master "
+            "weights (what Trainer's fp16=True/bf16=True does), 'half' is pure 16-bit training without a master copy."
+        )
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     weight_bytes = 4 if precision == "fp32" else 2
