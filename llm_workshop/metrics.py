@@ -218,6 +218,8 @@ def check_rouge1_recall(fn: Callable[[str, str], float]) -> bool:
     try:
         for pred, ref in cases:
             got, expected = fn(pred, ref), rouge_n(pred, ref, 1).recall
+            if isinstance(got, bool) or not isinstance(got, (int, float)):
+                return verdict(False, f"return a number (a float between 0 and 1), not {type(got).__name__}")
             if not math.isclose(got, expected, abs_tol=1e-9):
                 hint = "divide by the number of unigrams in the reference, and clip each word's count"
                 return verdict(

@@ -192,3 +192,5 @@ def test_check_rouge1_recall(capsys):
     assert not metrics.check_rouge1_recall(precision_instead)
     assert not metrics.check_rouge1_recall(crashes)
     assert "ZeroDivisionError" in capsys.readouterr().out
+    assert not metrics.check_rouge1_recall(lambda pred, ref: None)
+    assert "return a number" in capsys.readouterr().out
