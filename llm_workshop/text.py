@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from llm_workshop.exercises import verdict
 
 TOKEN_RE = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
@@ -91,10 +93,14 @@ def tf_idf(docs_tokens: Sequence[Sequence[str]], vocab: Vocab) -> np.ndarray:
     A token in every document gets weight 0; a token in no document (df = 0) gets 0 too.
     """
     tf = bag_of_words(docs_tokens, vocab)
-    n_docs = tf.shape[0]
-    df = (tf > 0).sum(axis=0)
-    idf = np.array([math.log(n_docs / d) if d else 0.0 for d in df])
-    return tf * idf
+    return tf * idf(tf)
+
+
+def idf(counts: np.ndarray) -> np.ndarray:
+    """Inverse document frequency log(N / df_i) of each column of a (n_docs, vocab) count matrix; 0 where df = 0."""
+    n_docs = counts.shape[0]
+    df = (counts > 0).sum(axis=0)
+    return np.array([math.log(n_docs / d) if d else 0.0 for d in df])
 
 
 def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
@@ -129,3 +135,80 @@ def context_pairs(tokens: Sequence[str], window: int) -> list[tuple[list[str], s
 def skipgram_pairs(tokens: Sequence[str], window: int) -> list[tuple[str, str]]:
     """Skip-gram training pairs (target word, context word), one per context word."""
     return [(target, word) for context, target in context_pairs(tokens, window) for word in context]
+
+
+# --- exercise checks (they print a verdict and never raise) ---------------------------------------------------------
+
+_CHECK_DOCS = [
+    "Holmes examined the door, and the lock of the door.",
+    "Watson opened the door for Holmes.",
+    "The lock was new; the key was old and the key was bent.",
+    "A client's letter lay on the table beside the key.",
+]
+_CHECK_SENTENCES = ["the quick brown fox jumps over the lazy dog", "holmes looked at me", "elementary", ""]
+
+
+def check_tf_idf_one(fn: Callable[[Sequence[str], Sequence[Sequence[str]], Vocab], np.ndarray]) -> bool:
+    """Check `fn(doc_tokens, corpus_tokens, vocab)`: the TF-IDF vector of one document against `tf_idf`."""
+    corpus = [tokenize(d) for d in _CHECK_DOCS]
+    vocab = build_vocab(corpus, min_freq=2)  # rare words become <unk>, as in the notebook
+    queries = [*corpus, tokenize("The key to the lock, said Holmes to Moriarty.")]
+    counts = bag_of_words(corpus, vocab)
+    df = (counts > 0).sum(axis=0)
+    df_per_word = Counter(vocab.index(token) for doc in corpus for token in set(doc))
+    idf_per_word = np.array(
+        [math.log(len(corpus) / df_per_word[i]) if df_per_word[i] else 0.0 for i in range(len(vocab))]
+    )
+    wrong = {  # common mistakes, recognised so the hint can name them
+        "you returned the raw counts: multiply each count by its idf, log(N / df).": lambda tf: tf,
+        "that is scikit-learn's convention, tf * (log(N / df) + 1); the course formula has no +1.": (
+            lambda tf: tf * (idf(counts) + (df > 0))
+        ),
+        "tf is the number of times the token occurs in the document, not just whether it occurs.": (
+            lambda tf: (tf > 0) * idf(counts)
+        ),
+        "use the natural logarithm (np.log or math.log), not log10.": lambda tf: tf * idf(counts) / math.log(10),
+        "count a document once per vocabulary index: all unknown words share <unk>, so use set(vocab.encode(doc)).": (
+            lambda tf: tf * idf_per_word
+        ),
+    }
+    for doc in queries:
+        expected = bag_of_words([doc], vocab)[0] * idf(counts)
+        try:
+            got = np.asarray(fn(doc, corpus, vocab), dtype=np.float64)
+        except Exception as error:  # a learner's bug becomes a hint, not a crash
+            return verdict(False, f"your function raised {type(error).__name__}: {error}")
+        if got.shape != expected.shape:
+            return verdict(False, f"return one weight per vocabulary entry: shape {expected.shape}, got {got.shape}.")
+        if not np.allclose(got, expected):
+            tf = bag_of_words([doc], vocab)[0]
+            hint = next((h for h, f in wrong.items() if np.allclose(got, f(tf))), None)
+            return verdict(
+                False,
+                hint
+                or "w_i = tf_i * log(N / df_i): tf_i counts token i in this document, N is the number of documents "
+                "in the corpus, df_i how many of them contain token i.",
+            )
+    return verdict(True)
+
+
+def check_skipgram_pairs(fn: Callable[[Sequence[str], int], Iterable[tuple[str, str]]]) -> bool:
+    """Check `fn(tokens, window)`: the (target, context) skip-gram pairs, in any order, against `skipgram_pairs`."""
+    for sentence in _CHECK_SENTENCES:
+        tokens = sentence.split()
+        for window in (1, 2, 3):
+            expected = sorted(skipgram_pairs(tokens, window))
+            try:
+                got = sorted(tuple(pair) for pair in fn(tokens, window))
+            except Exception as error:  # a learner's bug becomes a hint, not a crash
+                return verdict(False, f"your function raised {type(error).__name__}: {error}")
+            if got == expected:
+                continue
+            if len(got) == len(expected) + len(tokens):
+                hint = "a word is not its own context: skip position i itself."
+            elif len(got) < len(expected):
+                hint = f"some pairs are missing: take up to `window` words on each side (for {tokens} and window={window})."
+            else:
+                hint = f"too many pairs: at most `window` words on each side, none outside the sentence (for {tokens}, window={window})."
+            return verdict(False, hint)
+    return verdict(True)

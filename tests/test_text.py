@@ -116,3 +116,59 @@ def test_stories_give_sensible_similarity():
     vocab = text.build_vocab(docs, min_freq=2)
     sims = text.cosine_similarity_matrix(text.tf_idf(docs, vocab))
     assert np.allclose(np.diag(sims), 1) and (sims[~np.eye(4, dtype=bool)] < 0.9).all()
+
+
+def test_idf_of_a_count_matrix():
+    counts = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 0.0]])
+    np.testing.assert_allclose(text.idf(counts), [math.log(2), 0.0, 0.0])
+
+
+def _tf_idf_one(doc, corpus, vocab):
+    counts = text.bag_of_words(corpus, vocab)
+    return text.bag_of_words([doc], vocab)[0] * np.log(len(corpus) / np.maximum((counts > 0).sum(axis=0), 1))
+
+
+def _tf_idf_one_per_word_df(doc, corpus, vocab):  # counts <unk> once per distinct unknown word: a real bug
+    df = np.zeros(len(vocab))
+    for d in corpus:
+        for token in set(d):
+            df[vocab.index(token)] += 1
+    return text.bag_of_words([doc], vocab)[0] * np.log(len(corpus) / np.maximum(df, 1))
+
+
+@pytest.mark.parametrize(
+    ("fn", "ok", "hint"),
+    [
+        (_tf_idf_one, True, "Correct"),
+        (lambda d, c, v: text.bag_of_words([d], v)[0], False, "raw counts"),
+        (lambda d, c, v: _tf_idf_one(d, c, v) + text.bag_of_words([d], v)[0], False, "+1"),
+        (lambda d, c, v: _tf_idf_one(d, c, v) / math.log(10), False, "log10"),
+        (_tf_idf_one_per_word_df, False, "<unk>"),
+        (lambda d, c, v: _tf_idf_one(d, c, v)[1:], False, "shape"),
+        (lambda d, c, v: _tf_idf_one(d, c, v) * 2, False, "log(N / df_i)"),
+        (lambda d, c, v: 1 / 0, False, "ZeroDivisionError"),
+    ],
+)
+def test_check_tf_idf_one(fn, ok, hint, capsys):
+    assert text.check_tf_idf_one(fn) is ok
+    assert hint in capsys.readouterr().out
+
+
+def _skipgram(tokens, window):
+    return [(t, tokens[j]) for i, t in enumerate(tokens) for j in range(max(0, i - window), min(len(tokens), i + window + 1)) if j != i]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fn", "ok", "hint"),
+    [
+        (_skipgram, True, "Correct"),
+        (lambda tokens, w: reversed(_skipgram(tokens, w)), True, "Correct"),  # any order is fine
+        (lambda tokens, w: _skipgram(tokens, w) + [(t, t) for t in tokens], False, "its own context"),
+        (lambda tokens, w: _skipgram(tokens, w - 1) if w > 1 else _skipgram(tokens, w), False, "missing"),
+        (lambda tokens, w: _skipgram(tokens, w + 1), False, "too many"),
+        (lambda tokens, w: None, False, "TypeError"),
+    ],
+)
+def test_check_skipgram_pairs(fn, ok, hint, capsys):
+    assert text.check_skipgram_pairs(fn) is ok
+    assert hint in capsys.readouterr().out
