@@ -127,6 +127,7 @@ def encode_training_examples(
         _check_inputs(question, context)
         if context[start : start + len(text)] != text:
             raise ValueError(f"the answer {text!r} is not at character {start} of its context")
+    _window_room(tokenizer, max(questions, key=len), max_length, stride)
     encoding = tokenizer(
         list(questions),
         list(contexts),
