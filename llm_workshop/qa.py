@@ -1,0 +1,177 @@
+"""Extractive question answering written out: start/end logits → the best answer span, over sliding windows.
+
+transformers 5 removed the question-answering pipeline; `answer` does what it did, step by step, and
+`encode_training_examples` turns (question, context, answer) triples into start/end labels for fine-tuning.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer span: its text, where it sits in the context (`context[start:end] == text`) and its probability."""
+
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+def _check_inputs(question: str, context: str) -> None:
+    if not question or not question.strip():
+        raise ValueError("the question is empty; pass the question to answer as a non-empty string")
+    if not context or not context.strip():
+        raise ValueError("the context is empty; pass the text in which to look for the answer")
+
+
+def _window_room(tokenizer, question: str, max_length: int, stride: int) -> None:
+    """Fail early, with a sentence, when a window has no room left for context after the question."""
+    question_tokens = len(tokenizer(question, add_special_tokens=False)["input_ids"])
+    room = max_length - question_tokens - tokenizer.num_special_tokens_to_add(pair=True)
+    if stride < 0 or room <= stride:
+        raise ValueError(
+            f"a window of max_length={max_length} tokens leaves {room} tokens of context after the question, "
+            f"which must be more than stride={stride}; raise max_length (up to the model's limit) or lower stride"
+        )
+
+
+def _model_inputs(model, encoding) -> dict[str, torch.Tensor]:
+    """The tensors the model's forward accepts (DistilBERT takes no token_type_ids, BERT does)."""
+    accepted = inspect.signature(model.forward).parameters
+    device = next(model.parameters()).device
+    return {name: encoding[name].to(device) for name in MODEL_INPUTS if name in encoding and name in accepted}
+
+
+@torch.no_grad()
+def answer(
+    model,
+    tokenizer,
+    question: str,
+    context: str,
+    max_length: int = 384,
+    stride: int = 128,
+    max_answer_length: int = 30,
+) -> Answer:
+    """The most probable span of `context` answering `question`, searched in overlapping windows of `max_length` tokens.
+
+    In each window only context tokens may start or end the answer; the span maximises
+    p(start) · p(end) with start <= end < start + max_answer_length, and the best window wins.
+    """
+    _check_inputs(question, context)
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if limit is not None and max_length > limit:
+        raise ValueError(
+            f"max_length={max_length} exceeds the model's limit of {limit} positions; pass at most {limit}"
+        )
+    _window_room(tokenizer, question, max_length, stride)
+    encoding = tokenizer(
+        question,
+        context,
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="longest",
+        return_tensors="pt",
+    )
+    model.eval()
+    output = model(**_model_inputs(model, encoding))
+    best = None
+    for window in range(encoding["input_ids"].shape[0]):
+        in_context = torch.tensor([s == 1 for s in encoding.sequence_ids(window)])
+        start_logits = output.start_logits[window].float().cpu().masked_fill(~in_context, float("-inf"))
+        end_logits = output.end_logits[window].float().cpu().masked_fill(~in_context, float("-inf"))
+        p_start, p_end = start_logits.softmax(-1), end_logits.softmax(-1)
+        # scores[i, j] = p(start=i) p(end=j), kept only where i <= j < i + max_answer_length
+        scores = (p_start[:, None] * p_end[None, :]).triu().tril(max_answer_length - 1)
+        flat = int(scores.argmax())
+        start_token, end_token = divmod(flat, scores.shape[1])
+        score = float(scores[start_token, end_token])
+        if best is None or score > best[0]:
+            offsets = encoding["offset_mapping"][window]
+            best = (score, int(offsets[start_token][0]), int(offsets[end_token][1]))
+    score, start, end = best
+    while start < end and context[start].isspace():  # byte-level BPE tokens carry their leading space
+        start += 1
+    return Answer(text=context[start:end], start=start, end=end, score=score)
+
+
+def encode_training_examples(
+    tokenizer,
+    questions: Sequence[str],
+    contexts: Sequence[str],
+    answer_starts: Sequence[int],
+    answer_texts: Sequence[str],
+    max_length: int = 384,
+    stride: int = 128,
+) -> dict[str, torch.Tensor]:
+    """Tokenize (question, context) pairs into windows labelled with the answer's start/end token.
+
+    A window that does not contain the whole answer is labelled (0, 0), the [CLS] token: "no answer here".
+    """
+    if not len(questions) == len(contexts) == len(answer_starts) == len(answer_texts):
+        raise ValueError("questions, contexts, answer_starts and answer_texts must have the same length")
+    for question, context, start, text in zip(questions, contexts, answer_starts, answer_texts):
+        _check_inputs(question, context)
+        if context[start : start + len(text)] != text:
+            raise ValueError(f"the answer {text!r} is not at character {start} of its context")
+    _window_room(tokenizer, max(questions, key=len), max_length, stride)
+    encoding = tokenizer(
+        list(questions),
+        list(contexts),
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="longest",
+        return_tensors="pt",
+    )
+    starts, ends = [], []
+    for window, sample in enumerate(encoding["overflow_to_sample_mapping"].tolist()):
+        first_char, last_char = answer_starts[sample], answer_starts[sample] + len(answer_texts[sample])
+        context_tokens = [i for i, s in enumerate(encoding.sequence_ids(window)) if s == 1]
+        offsets = encoding["offset_mapping"][window].tolist()
+        inside = [i for i in context_tokens if offsets[i][1] > first_char and offsets[i][0] < last_char]
+        covered = inside and offsets[inside[0]][0] <= first_char and offsets[inside[-1]][1] >= last_char
+        starts.append(inside[0] if covered else 0)
+        ends.append(inside[-1] if covered else 0)
+    features = {name: encoding[name] for name in MODEL_INPUTS if name in encoding}
+    features["start_positions"] = torch.tensor(starts)
+    features["end_positions"] = torch.tensor(ends)
+    return features
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lower case, no punctuation, no articles (a, an, the), single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def exact_match(prediction: str, truth: str) -> float:
+    """1.0 when the normalised prediction equals the normalised truth, else 0.0."""
+    return float(normalize_answer(prediction) == normalize_answer(truth))
+
+
+def f1(prediction: str, truth: str) -> float:
+    """Token-overlap F1 between prediction and truth after normalisation (the SQuAD metric)."""
+    predicted, expected = normalize_answer(prediction).split(), normalize_answer(truth).split()
+    if not predicted or not expected:
+        return float(predicted == expected)
+    common = sum((Counter(predicted) & Counter(expected)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(predicted), common / len(expected)
+    return 2 * precision * recall / (precision + recall)

@@ -1,0 +1,131 @@
+"""Extractive QA by hand: span selection rules, sliding windows over long contexts, training labels, SQuAD metrics."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+from transformers import AutoTokenizer
+from transformers.modeling_outputs import QuestionAnsweringModelOutput
+
+from llm_workshop import models, qa
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return AutoTokenizer.from_pretrained(models.model_path("distilbert", "smoke"))
+
+
+class Pointer(nn.Module):
+    """A stand-in QA model whose start/end logits peak on given token ids, so the right span is known."""
+
+    def __init__(self, start_id: int, end_id: int, limit: int = 512) -> None:
+        super().__init__()
+        self.start_id, self.end_id = start_id, end_id
+        self.config = SimpleNamespace(max_position_embeddings=limit)
+        self.anchor = nn.Parameter(torch.zeros(1))  # gives the module a device
+        self.calls = []
+
+    def forward(self, input_ids, attention_mask=None):
+        self.calls.append(tuple(input_ids.shape))
+        start = (input_ids == self.start_id).float() * 10
+        end = (input_ids == self.end_id).float() * 10
+        return QuestionAnsweringModelOutput(start_logits=start, end_logits=end)
+
+
+def token_id(tokenizer, word: str) -> int:
+    ids = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+    assert len(ids) == 1, f"{word!r} should be one token of the smoke vocabulary"
+    return ids[0]
+
+
+def filler(n_sentences: int) -> str:
+    return " ".join(f"The fog lay thick upon the street on day {i}." for i in range(n_sentences))
+
+
+def test_finds_the_span_and_its_characters(tokenizer):
+    context = "The client had rooms in Baker Street, near the station."
+    model = Pointer(token_id(tokenizer, "Baker"), token_id(tokenizer, "Street"))
+    result = qa.answer(model, tokenizer, "Where were the rooms?", context)
+    assert result.text == "Baker Street"
+    assert context[result.start : result.end] == result.text
+    assert 0.9 < result.score <= 1.0
+
+
+def test_question_tokens_are_never_part_of_the_answer(tokenizer):
+    # The pointer peaks on "Holmes" in the question too; only the one in the context may be chosen.
+    context = "Watson wrote the notes while Holmes smoked."
+    model = Pointer(token_id(tokenizer, "Holmes"), token_id(tokenizer, "Holmes"))
+    result = qa.answer(model, tokenizer, "Where was Holmes?", context)
+    assert result.text == "Holmes" and result.start == context.index("Holmes")
+
+
+def test_end_never_precedes_start_and_length_is_bounded(tokenizer):
+    # The end peak lies before the start peak: the only valid spans start at or before their end.
+    context = "Watson came early and Holmes came late to the house."
+    model = Pointer(token_id(tokenizer, "Holmes"), token_id(tokenizer, "Watson"))
+    result = qa.answer(model, tokenizer, "Who came?", context)
+    assert result.start < result.end
+    assert result.text != context[context.index("Watson") : context.index("Holmes") + len("Holmes")]
+    assert result.text.startswith("Holmes") or result.text.endswith("Watson")
+    far = "Holmes " + filler(10) + " Watson"
+    bounded = qa.answer(model, tokenizer, "Who?", far, max_answer_length=5)
+    assert len(tokenizer(bounded.text, add_special_tokens=False)["input_ids"]) <= 5
+
+
+def test_answer_beyond_the_first_window_is_found(tokenizer):
+    context = filler(40) + " The stolen gem was hidden inside a Christmas hat. " + filler(5)
+    question = "Where was the gem hidden?"
+    n_tokens = len(tokenizer(question, context)["input_ids"])
+    assert n_tokens > 3 * 128, "the context must be longer than several windows"
+    model = Pointer(token_id(tokenizer, "Christmas"), token_id(tokenizer, "hat"))
+    result = qa.answer(model, tokenizer, question, context, max_length=128, stride=32)
+    assert result.text == "Christmas hat"
+    assert context[result.start : result.end] == "Christmas hat"
+    assert model.calls[0][0] > 3, "the long context was split into several windows"
+    assert model.calls[0][1] <= 128
+
+
+def test_bad_input_raises_clear_errors(tokenizer):
+    model = Pointer(0, 0, limit=64)
+    with pytest.raises(ValueError, match="question is empty"):
+        qa.answer(model, tokenizer, "  ", "Some context.")
+    with pytest.raises(ValueError, match="context is empty"):
+        qa.answer(model, tokenizer, "Who?", "")
+    with pytest.raises(ValueError, match="limit of 64"):
+        qa.answer(model, tokenizer, "Who?", "Some context.", max_length=128)
+    with pytest.raises(ValueError, match="stride"):
+        qa.answer(model, tokenizer, "Who?", "Some context.", max_length=32, stride=30)
+
+
+def test_training_labels_point_at_the_answer(tokenizer):
+    contexts = ["Irene Adler lives at Briony Lodge in St. John's Wood.", "The case was solved by Sherlock Holmes."]
+    answers = ["Briony Lodge", "Sherlock Holmes"]
+    starts = [c.index(a) for c, a in zip(contexts, answers)]
+    features = qa.encode_training_examples(
+        tokenizer, ["Where does Irene Adler live?", "Who solved it?"], contexts, starts, answers
+    )
+    assert features["input_ids"].shape[0] == 2
+    for i, expected in enumerate(answers):
+        span = features["input_ids"][i, features["start_positions"][i] : features["end_positions"][i] + 1]
+        assert tokenizer.decode(span).strip() == expected
+
+
+def test_training_windows_without_the_answer_point_at_cls(tokenizer):
+    context = "The answer is Lestrade. " + filler(30)
+    features = qa.encode_training_examples(
+        tokenizer, ["Who?"], [context], [context.index("Lestrade")], ["Lestrade"], max_length=64, stride=16
+    )
+    assert features["input_ids"].shape[0] > 1
+    assert features["start_positions"][0] > 0
+    assert torch.all(features["start_positions"][1:] == 0) and torch.all(features["end_positions"][1:] == 0)
+    with pytest.raises(ValueError, match="not at character"):
+        qa.encode_training_examples(tokenizer, ["Who?"], [context], [0], ["Lestrade"])
+
+
+def test_squad_metrics():
+    assert qa.exact_match("The Baker Street", "baker street!") == 1.0
+    assert qa.exact_match("Baker", "Baker Street") == 0.0
+    assert qa.f1("Baker", "Baker Street") == pytest.approx(2 / 3)
+    assert qa.f1("Holmes", "Watson") == 0.0
+    assert qa.f1("", "") == 1.0
