@@ -250,3 +250,20 @@ def check_top_k_filter(fn) -> bool:
         if not torch.allclose(got[kept], logits[kept]):
             return verdict(False, "the kept logits should be unchanged")
     return verdict(True)
+
+
+def check_greedy_generate(fn, model, input_ids: torch.Tensor, max_new_tokens: int = 8) -> bool:
+    """Exercise check: `fn(model, input_ids, max_new_tokens)` must return the prompt plus the greedy continuation."""
+    expected = generate(model, input_ids, max_new_tokens, use_cache=False)
+    try:
+        got = fn(model, input_ids, max_new_tokens)
+    except Exception as error:  # the learner's code may fail in any way; report it, never raise
+        return verdict(False, f"your function raised {error.__class__.__name__}: {error}")
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        return verdict(False, f"expected a tensor of shape {tuple(expected.shape)} (prompt + new tokens), got {shape}")
+    if not torch.equal(got[:, : input_ids.shape[1]].cpu(), input_ids.cpu()):
+        return verdict(False, "the output should start with the prompt")
+    if not torch.equal(got.cpu(), expected.cpu()):
+        return verdict(False, "each new token should be the argmax of the logits at the last position")
+    return verdict(True)

@@ -189,3 +189,18 @@ def test_check_top_k_filter(capsys):
     assert not decoding.check_top_k_filter(lambda logits, k: 1 / 0)  # raises: reported, not raised
     out = capsys.readouterr().out
     assert "Correct" in out and "ZeroDivisionError" in out
+
+
+def test_check_greedy_generate(capsys):
+    model, tokenizer = models.load("gpt2", "smoke")
+    ids = tokenizer(PROMPT, return_tensors="pt")["input_ids"]
+
+    def loop(model, ids, n):
+        for _ in range(n):
+            ids = torch.cat([ids, model(ids).logits[:, -1:].argmax(-1)], dim=-1)
+        return ids
+
+    assert decoding.check_greedy_generate(loop, model, ids)
+    assert not decoding.check_greedy_generate(lambda model, ids, n: ids, model, ids)  # the stub
+    assert not decoding.check_greedy_generate(lambda model, ids, n: loop(model, ids[:, 1:], n), model, ids)
+    assert "Correct" in capsys.readouterr().out
