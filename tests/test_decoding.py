@@ -1,0 +1,206 @@
+"""From-scratch decoding matches transformers: processors score for score, greedy/beam/sample token for token."""
+
+import pytest
+import torch
+from transformers import (
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+from transformers.utils import logging
+
+from llm_workshop import decoding, models
+
+logging.set_verbosity_error()  # generate() warns about pad == eos on these tiny models
+PROMPT = "Holmes looked at the door and said"
+NEW = 24
+
+
+@pytest.fixture(scope="module", params=["gpt2", "chat"])
+def lm(request):
+    """(model, prompt ids, a token the model emits within NEW greedy steps) for two architectures."""
+    model, tokenizer = models.load(request.param, "smoke")
+    ids = tokenizer(PROMPT, return_tensors="pt")["input_ids"]
+    greedy = model.generate(ids, max_new_tokens=NEW, do_sample=False, eos_token_id=None, pad_token_id=0)
+    stop = int(greedy[0, ids.shape[1] + NEW // 3])  # used as an 'EOS' so that early stopping really happens
+    return model, ids, stop
+
+
+def reference(model, ids, **kwargs):
+    return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW, pad_token_id=0, **kwargs)
+
+
+@pytest.fixture
+def logits():
+    return torch.randn(4, 300, generator=torch.Generator().manual_seed(0)) * 3
+
+
+@pytest.mark.parametrize("temperature", [0.3, 0.7, 1.0, 2.5])
+def test_temperature_matches_transformers(logits, temperature):
+    expected = TemperatureLogitsWarper(temperature)(None, logits)
+    torch.testing.assert_close(decoding.apply_temperature(logits, temperature), expected)
+
+
+@pytest.mark.parametrize("k", [1, 5, 40, 300, 1000])
+def test_top_k_matches_transformers(logits, k):
+    expected = TopKLogitsWarper(k)(None, logits)
+    assert torch.equal(decoding.top_k_filter(logits, k), expected)
+
+
+@pytest.mark.parametrize("p", [0.05, 0.5, 0.9, 0.999, 1.0])
+def test_top_p_matches_transformers(logits, p):
+    expected = TopPLogitsWarper(p)(None, logits)
+    got = decoding.top_p_filter(logits, p)
+    assert torch.equal(got, expected)
+    if p < 1:
+        kept_mass = torch.where(torch.isinf(got), 0.0, logits.softmax(-1)).sum(-1)
+        assert (kept_mass >= p - 1e-6).all()
+
+
+@pytest.mark.parametrize("penalty", [0.8, 1.0, 1.3, 2.0])
+def test_repetition_penalty_matches_transformers(logits, penalty):
+    seen = torch.randint(0, 300, (4, 12), generator=torch.Generator().manual_seed(1))
+    expected = RepetitionPenaltyLogitsProcessor(penalty)(seen, logits.clone())
+    torch.testing.assert_close(decoding.apply_repetition_penalty(logits, seen, penalty), expected)
+    untouched = torch.ones_like(logits, dtype=torch.bool).scatter(1, seen, False)
+    assert torch.equal(decoding.apply_repetition_penalty(logits, seen, penalty)[untouched], logits[untouched])
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_greedy_matches_generate(lm, use_cache):
+    model, ids, stop = lm
+    for eos in (None, stop):
+        expected = reference(model, ids, do_sample=False, eos_token_id=eos)
+        got = decoding.generate(model, ids, NEW, use_cache=use_cache, eos_token_id=eos)
+        assert torch.equal(got, expected)
+    assert got.shape[1] < ids.shape[1] + NEW and got[0, -1] == stop  # stopped at the 'EOS'
+
+
+def test_greedy_with_repetition_penalty_matches_generate(lm):
+    model, ids, _ = lm
+    expected = reference(model, ids, do_sample=False, eos_token_id=None, repetition_penalty=1.4)
+    assert torch.equal(decoding.generate(model, ids, NEW, repetition_penalty=1.4), expected)
+
+
+@pytest.mark.parametrize(
+    ("num_beams", "length_penalty", "repetition_penalty", "use_cache"),
+    [(3, 1.0, 1.0, True), (3, 1.0, 1.0, False), (4, 2.0, 1.0, True), (2, 0.5, 1.3, True)],
+)
+def test_beam_search_matches_generate(lm, num_beams, length_penalty, repetition_penalty, use_cache):
+    model, ids, stop = lm
+    settings = dict(num_beams=num_beams, length_penalty=length_penalty, repetition_penalty=repetition_penalty)
+    for eos in (None, stop):
+        expected = reference(model, ids, do_sample=False, eos_token_id=eos, **settings)
+        got = decoding.generate(model, ids, NEW, strategy="beam", use_cache=use_cache, eos_token_id=eos, **settings)
+        assert torch.equal(got, expected), f"eos={eos}"
+
+
+def test_beam_search_finds_a_likelier_sequence_than_greedy(lm):
+    model, ids, _ = lm
+
+    def log_prob(sequence):
+        with torch.no_grad():
+            logp = model(sequence).logits[0, :-1].log_softmax(-1)
+        targets = sequence[0, 1:]
+        return logp[torch.arange(len(targets)), targets][ids.shape[1] - 1 :].sum().item()
+
+    greedy = decoding.generate(model, ids, 12)
+    beam = decoding.generate(model, ids, 12, strategy="beam", num_beams=5, length_penalty=0.0)
+    assert log_prob(beam) >= log_prob(greedy) - 1e-4
+
+
+def test_sampling_matches_generate_with_the_same_seed(lm):
+    model, ids, _ = lm
+    settings = dict(temperature=0.8, top_k=50, top_p=0.9, repetition_penalty=1.2)
+    torch.manual_seed(3)
+    expected = reference(model, ids, do_sample=True, eos_token_id=None, **settings)
+    torch.manual_seed(3)
+    assert torch.equal(decoding.generate(model, ids, NEW, strategy="sample", **settings), expected)
+
+
+def test_sampling_is_reproducible_and_cache_free_path_agrees(lm):
+    model, ids, _ = lm
+    runs = [
+        decoding.generate(
+            model, ids, NEW, strategy="sample", top_p=0.95, use_cache=cache, generator=torch.Generator().manual_seed(7)
+        )
+        for cache in (True, False, True)
+    ]
+    assert torch.equal(runs[0], runs[1]) and torch.equal(runs[0], runs[2])
+    other = decoding.generate(model, ids, NEW, strategy="sample", generator=torch.Generator().manual_seed(8))
+    assert not torch.equal(runs[0], other)
+
+
+def test_cache_feeds_one_token_per_step(lm):
+    model, ids, _ = lm
+    fed = []
+    hook = model.register_forward_pre_hook(
+        lambda _, args, kwargs: fed.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    try:
+        decoding.generate(model, ids, 6, use_cache=True)
+        cached, fed[:] = list(fed), []
+        decoding.generate(model, ids, 6, use_cache=False)
+    finally:
+        hook.remove()
+    prompt = ids.shape[1]
+    assert cached == [prompt] + [1] * 5
+    assert fed == list(range(prompt, prompt + 6))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(strategy="sample", top_p=0.0), "top_p"),
+        (dict(strategy="sample", top_p=1.5), "top_p"),
+        (dict(strategy="sample", temperature=0.0), "temperature"),
+        (dict(strategy="sample", temperature=-1.0), "temperature"),
+        (dict(strategy="beam", num_beams=0), "num_beams"),
+        (dict(strategy="nucleus"), "strategy"),
+        (dict(temperature=0.5), "strategy='sample'"),
+        (dict(num_beams=3), "strategy='beam'"),
+        (dict(max_new_tokens=0), "max_new_tokens"),
+        (dict(strategy="sample", top_k=-1), "top_k"),
+    ],
+)
+def test_bad_input_raises_value_error(kwargs, message):
+    model = torch.nn.Linear(1, 1)  # never reached: validation comes first
+    kwargs = {"max_new_tokens": 5, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        decoding.generate(model, torch.tensor([[1, 2, 3]]), **kwargs)
+
+
+def test_empty_prompt_and_bad_processor_arguments():
+    with pytest.raises(ValueError, match="empty"):
+        decoding.generate(torch.nn.Linear(1, 1), torch.tensor([], dtype=torch.long), 5)
+    with pytest.raises(ValueError, match="top_p"):
+        decoding.top_p_filter(torch.zeros(1, 3), 0.0)
+    with pytest.raises(ValueError, match="temperature"):
+        decoding.apply_temperature(torch.zeros(1, 3), 0)
+    with pytest.raises(ValueError, match="top_k"):
+        decoding.top_k_filter(torch.zeros(1, 3), -2)
+
+
+def test_check_top_k_filter(capsys):
+    assert decoding.check_top_k_filter(decoding.top_k_filter)
+    assert not decoding.check_top_k_filter(lambda logits, k: logits)  # filters nothing
+    assert not decoding.check_top_k_filter(lambda logits, k: decoding.top_k_filter(logits, k + 1))  # off by one
+    assert not decoding.check_top_k_filter(lambda logits, k: 1 / 0)  # raises: reported, not raised
+    out = capsys.readouterr().out
+    assert "Correct" in out and "ZeroDivisionError" in out
+
+
+def test_check_greedy_generate(capsys):
+    model, tokenizer = models.load("gpt2", "smoke")
+    ids = tokenizer(PROMPT, return_tensors="pt")["input_ids"]
+
+    def loop(model, ids, n):
+        for _ in range(n):
+            ids = torch.cat([ids, model(ids).logits[:, -1:].argmax(-1)], dim=-1)
+        return ids
+
+    assert decoding.check_greedy_generate(loop, model, ids)
+    assert not decoding.check_greedy_generate(lambda model, ids, n: ids, model, ids)  # the stub
+    assert not decoding.check_greedy_generate(lambda model, ids, n: loop(model, ids[:, 1:], n), model, ids)
+    assert "Correct" in capsys.readouterr().out
