@@ -43,8 +43,9 @@ class LoRALinear(nn.Module):
         self.base = base
         self.base.requires_grad_(False)
         self.r, self.alpha, self.scaling = r, alpha, alpha / r
-        self.lora_A = nn.Parameter(torch.empty(r, in_features, dtype=base.weight.dtype))
-        self.lora_B = nn.Parameter(torch.zeros(out_features, r, dtype=base.weight.dtype))
+        like = {"dtype": base.weight.dtype, "device": base.weight.device}
+        self.lora_A = nn.Parameter(torch.empty(r, in_features, **like))
+        self.lora_B = nn.Parameter(torch.zeros(out_features, r, **like))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # what nn.Linear (and peft) use
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
