@@ -1,0 +1,143 @@
+"""LoRA from scratch gives peft's outputs for the same weights, merges exactly, and counts parameters right."""
+
+import copy
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from torch import nn
+from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.pytorch_utils import Conv1D
+
+from llm_workshop import lora
+
+
+def randomize_b(model: nn.Module) -> None:
+    """Give every B a non-zero value (it starts at zero) so the comparisons exercise the update."""
+    gen = torch.Generator().manual_seed(1)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            with torch.no_grad():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+
+
+def tiny_gpt2() -> GPT2LMHeadModel:
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=100, n_positions=32, n_embd=32, n_layer=2, n_head=2)
+    return GPT2LMHeadModel(config).eval()
+
+
+def test_fresh_lora_layer_changes_nothing():
+    torch.manual_seed(0)
+    base = nn.Linear(16, 8)
+    layer = lora.LoRALinear(copy.deepcopy(base), r=4, alpha=8)
+    x = torch.randn(3, 16)
+    assert torch.equal(layer(x), base(x))
+    assert [n for n, p in layer.named_parameters() if p.requires_grad] == ["lora_A", "lora_B"]
+    assert layer.lora_A.abs().sum() > 0 and layer.lora_B.abs().sum() == 0
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv1d"])
+def test_same_output_as_peft_on_one_layer(kind):
+    torch.manual_seed(0)
+    base = nn.Linear(64, 512) if kind == "linear" else Conv1D(512, 64)
+    if kind == "conv1d":
+        nn.init.normal_(base.weight, std=0.02)
+    wrapper = nn.Sequential()
+    wrapper.add_module("proj", copy.deepcopy(base))
+    peft_model = get_peft_model(
+        wrapper, LoraConfig(r=8, lora_alpha=16, target_modules=["proj"], fan_in_fan_out=kind == "conv1d")
+    )
+    randomize_b(peft_model)
+    ours = lora.LoRALinear(copy.deepcopy(base), r=8, alpha=16)
+    peft_layer = peft_model.base_model.model.proj
+    with torch.no_grad():
+        ours.lora_A.copy_(peft_layer.lora_A["default"].weight)
+        ours.lora_B.copy_(peft_layer.lora_B["default"].weight)
+    x = torch.randn(4, 10, 64)
+    assert (ours(x) - peft_model(x)).abs().max() <= 1e-6
+    assert (ours(x) - base(x)).abs().max() > 1e-2  # the update really contributes
+
+
+def test_gpt2_c_attn_matches_peft_and_merge_and_unload():
+    base = tiny_gpt2()
+    peft_model = get_peft_model(
+        copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True)
+    )
+    randomize_b(peft_model)
+    ours = lora.apply_lora(copy.deepcopy(base), ["c_attn"], r=4, alpha=8)
+    for i, block in enumerate(ours.transformer.h):
+        theirs = peft_model.base_model.model.transformer.h[i].attn.c_attn
+        with torch.no_grad():
+            block.attn.c_attn.lora_A.copy_(theirs.lora_A["default"].weight)
+            block.attn.c_attn.lora_B.copy_(theirs.lora_B["default"].weight)
+    ids = torch.randint(0, 100, (2, 16), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours_logits, peft_logits = ours(ids).logits, peft_model(ids).logits
+        assert (ours_logits - peft_logits).abs().max() <= 1e-5
+        assert (ours_logits - base(ids).logits).abs().max() > 1e-3
+        merged_ours = lora.merge_lora(ours)(ids).logits
+        merged_peft = peft_model.merge_and_unload()(ids).logits
+    assert (merged_ours - ours_logits).abs().max() <= 1e-5
+    assert (merged_peft - merged_ours).abs().max() <= 1e-5
+    assert not any(isinstance(m, lora.LoRALinear) for m in ours.modules())
+
+
+def test_merged_equals_unmerged_and_is_plain_linear():
+    torch.manual_seed(0)
+    layer = lora.LoRALinear(nn.Linear(32, 16), r=4, alpha=4)
+    randomize_b(layer)
+    merged = layer.merge()
+    assert type(merged) is nn.Linear
+    x = torch.randn(5, 32)
+    assert torch.allclose(merged(x), layer(x), atol=1e-6)
+
+
+def test_trainable_counts_match_peft():
+    ours = lora.apply_lora(tiny_gpt2(), ["c_attn"], r=4, alpha=8)
+    theirs = get_peft_model(tiny_gpt2(), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True))
+    trainable, total = lora.count_trainable(ours)
+    peft_trainable, peft_total = theirs.get_nb_trainable_parameters()
+    assert (trainable, total) == (peft_trainable, peft_total)
+    assert trainable == 2 * lora.lora_param_count(96, 32, 4)
+
+
+def test_lora_learns_while_base_stays_frozen():
+    torch.manual_seed(0)
+    model = lora.apply_lora(tiny_gpt2(), ["c_attn"], r=4, alpha=8).train()
+    frozen = model.transformer.h[0].attn.c_attn.base.weight.clone()
+    ids = torch.randint(0, 100, (4, 16))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    losses = []
+    for _ in range(30):
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.1
+    assert torch.equal(model.transformer.h[0].attn.c_attn.base.weight, frozen)
+
+
+def test_the_512_by_64_example():
+    assert lora.lora_param_count(512, 64, 8) == 4608
+    layer = lora.LoRALinear(nn.Linear(64, 512, bias=False), r=8, alpha=16)
+    assert lora.count_trainable(layer) == (4608, 4608 + 32768)
+
+
+def test_check_lora_params(capsys):
+    assert lora.check_lora_params(4608)
+    assert not lora.check_lora_params(32768)
+    assert "full matrix" in capsys.readouterr().out
+    assert not lora.check_lora_params(4096)
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="rank"):
+        lora.LoRALinear(nn.Linear(4, 4), r=0, alpha=1)
+    with pytest.raises(ValueError, match="nn.Linear"):
+        lora.LoRALinear(nn.Conv2d(3, 3, 3), r=2, alpha=2)
+    with pytest.raises(ValueError, match="no sub-module"):
+        lora.apply_lora(tiny_gpt2(), ["q_proj"], r=2, alpha=2)
+    with pytest.raises(ValueError, match="dropout"):
+        lora.LoRALinear(nn.Linear(4, 4), r=1, alpha=1, dropout=1.0)
