@@ -11,7 +11,7 @@ import contextlib
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -134,7 +134,8 @@ def preference_pairs(tier: str, n: int, seed: int = 0) -> list[dict[str, str]]:
         return generated_pairs(n, seed)
     if tier == "full":
         imdb = _imdb().shuffle(seed=seed).select(range(min(20 * n, 25_000)))
-        return pairs_from_reviews(imdb["text"], imdb["label"], n, seed)
+        texts = [" ".join(t.replace("<br />", " ").split()) for t in imdb["text"]]
+        return pairs_from_reviews(texts, imdb["label"], n, seed)
     raise ValueError(f"unknown tier {tier!r}; use 'smoke' or 'full'")
 
 
@@ -257,7 +258,7 @@ def kl_penalised_rewards(
     last = mask.sum(dim=1).long() - 1
     if (last < 0).any():
         raise ValueError("every completion needs at least one token in its mask")
-    rewards[torch.arange(len(last)), last] += scores.to(rewards.dtype)
+    rewards[torch.arange(len(last), device=rewards.device), last] += scores.to(rewards.device, rewards.dtype)
     return rewards, kl
 
 
@@ -357,7 +358,7 @@ class Rollout:
 
 
 def _reference(policy, ref_policy):
-    """A context manager under which `ref_model` gives the reference log-probs (LoRA: adapters switched off)."""
+    """(context, model): under `context`, `model` gives the reference log-probs (LoRA: adapters switched off)."""
     if ref_policy is not None:
         return contextlib.nullcontext(), ref_policy
     if hasattr(policy, "disable_adapter"):
@@ -403,7 +404,10 @@ def _left_pad(rows: list[list[int]], pad_id: int, device) -> dict[str, torch.Ten
 def rollout(
     policy, tokenizer, prompts: Sequence[str], reward_fn, ref_policy=None, max_new_tokens: int = 12, temperature=1.0
 ) -> Rollout:
-    """Sample one completion per prompt, score it with `reward_fn`, and record policy and reference log-probs."""
+    """Sample one completion per prompt, score it with `reward_fn`, and record policy and reference log-probs.
+
+    The policy stays in eval mode (no dropout) here and while PPO trains, so the ratio pi/pi_old starts at 1.
+    """
     device = next(policy.parameters()).device
     policy.eval()
     pad_id, eos_id = _pad_id(tokenizer), tokenizer.eos_token_id
