@@ -20,6 +20,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
     AutoTokenizer,
     DistilBertConfig,
     GPT2Config,
@@ -203,6 +204,57 @@ def build_smoke_distilbert(out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
+def build_smoke_sentiment(out: Path) -> None:
+    """A tiny DistilBERT sentiment classifier with NEGATIVE/POSITIVE labels, like `lvwerra/distilbert-imdb`.
+
+    It learns the smoke tier's word-lexicon sentiment: trained towards P(POSITIVE) = sigmoid(lexicon score)
+    on generated reviews and on news snippets with sentiment words sprinkled in, so its log-odds grade text
+    the way the lexicon does; module_03's PPO uses it as the reward.
+    """
+    import random
+
+    from llm_workshop.alignment import NEGATIVE_WORDS, POSITIVE_WORDS, generated_pairs, lexicon_score
+
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    tokenizer = smoke_tokenizer("masked")
+    config = DistilBertConfig(
+        vocab_size=len(tokenizer),
+        dim=64,
+        hidden_dim=128,
+        n_layers=2,
+        n_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        id2label={0: "NEGATIVE", 1: "POSITIVE"},
+        label2id={"NEGATIVE": 0, "POSITIVE": 1},
+    )
+    model = AutoModelForSequenceClassification.from_config(config)
+    texts = [p["prompt"] + p[side] for p in generated_pairs(512, seed=1234) for side in ("chosen", "rejected")]
+    news, lexicon = news_text().split(), sorted(POSITIVE_WORDS | NEGATIVE_WORDS)
+    for _ in range(1024):
+        start = rng.randrange(len(news) - 20)
+        words = news[start : start + rng.randint(4, 16)]
+        for _ in range(rng.randint(0, 3)):
+            words.insert(rng.randint(0, len(words)), rng.choice(lexicon))
+        texts.append(" ".join(words))
+    p_positive = torch.sigmoid(torch.tensor([lexicon_score(t) for t in texts]))
+    targets = torch.stack([1 - p_positive, p_positive], dim=1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(200):
+        idx = torch.randint(0, len(texts), (32,), generator=generator)
+        batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, truncation=True, max_length=64)
+        loss = torch.nn.functional.cross_entropy(model(**batch).logits, targets[idx])
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A logical model: its full-tier Hub id and how to build its smoke-tier stand-in."""
@@ -218,6 +270,9 @@ REGISTRY: dict[str, ModelSpec] = {
         "distilbert-base-uncased", build_smoke_distilbert, "DistilBERT (66M), an encoder trained with MLM"
     ),
     "chat": ModelSpec("Qwen/Qwen2.5-0.5B-Instruct", build_smoke_chat, "Qwen2.5-0.5B-Instruct, a small open chat model"),
+    "sentiment": ModelSpec(
+        "lvwerra/distilbert-imdb", build_smoke_sentiment, "DistilBERT fine-tuned on IMDB sentiment, a reward model"
+    ),
 }
 
 
