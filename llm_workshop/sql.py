@@ -1,0 +1,369 @@
+"""Text-to-SQL: a small generated SQLite shop, template-made (schema, question, SQL) examples, a read-only sandbox.
+
+A model's SQL is scored by running it: `execute_readonly` opens the database read-only, accepts one
+SELECT/WITH statement, denies writes, ATTACH, PRAGMA and extensions through an authorizer and stops
+runaway queries with a progress handler. `execution_accuracy` compares result rows with the gold query's.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+
+from llm_workshop.exercises import verdict
+
+# --- the database --------------------------------------------------------------------------
+
+SCHEMA = {
+    "customers": "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, city TEXT, age INTEGER)",
+    "products": "CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, category TEXT, price REAL)",
+    "orders": "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, product_id INTEGER, quantity INTEGER)",
+}
+# The schema as prompts show it: table(columns), a few tokens instead of a CREATE TABLE statement.
+SCHEMA_BRIEF = {
+    "customers": "customers(id, name, city, age)",
+    "products": "products(id, name, category, price)",
+    "orders": "orders(id, customer_id, product_id, quantity)",
+}
+# Values are split so that the test questions ask about cities and categories no training question mentions.
+CITIES = {"train": ["Paris", "London", "Berlin", "Madrid", "Rome", "Vienna"], "test": ["Oslo", "Dublin", "Lisbon"]}
+CATEGORIES = {"train": ["books", "games", "tools", "toys"], "test": ["music", "garden"]}
+FIRST_NAMES = ["Ada", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gus", "Hana", "Ivo", "Jan", "Kim", "Lea", "Max", "Nora"]
+LAST_NAMES = ["Moss", "Reed", "Hart", "Lane", "Cole", "Ford", "Wade", "Shaw", "Bell", "Ross"]
+PRODUCT_WORDS = ["Red", "Blue", "Tiny", "Big", "Smart", "Old", "Fast", "Quiet", "Bright", "Soft"]
+PRODUCT_NOUNS = {
+    "books": "Novel",
+    "games": "Puzzle",
+    "tools": "Hammer",
+    "toys": "Robot",
+    "music": "Album",
+    "garden": "Rake",
+}
+N_CUSTOMERS, N_PRODUCTS, N_ORDERS = 60, 40, 300
+
+
+def make_database(path: str | Path, seed: int = 0) -> str:
+    """Create (or replace) a small shop database at `path` with customers, products and orders; return its schema.
+
+    Every city and category occurs, prices are distinct, so every generated question has a non-empty, unique answer.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    rng = random.Random(seed)
+    cities = CITIES["train"] + CITIES["test"]
+    categories = CATEGORIES["train"] + CATEGORIES["test"]
+    full_names = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
+    customers = [
+        (i + 1, name, cities[i] if i < len(cities) else rng.choice(cities), rng.randint(18, 80))
+        for i, name in enumerate(rng.sample(full_names, N_CUSTOMERS))
+    ]
+    prices = rng.sample(range(300, 50000), N_PRODUCTS)  # distinct prices in cents: ORDER BY price has no ties
+    products = []
+    for i in range(N_PRODUCTS):
+        category = categories[i] if i < len(categories) else rng.choice(categories)
+        name = f"{rng.choice(PRODUCT_WORDS)} {PRODUCT_NOUNS[category]} {i + 1}"
+        products.append((i + 1, name, category, prices[i] / 100))
+    orders = [
+        (i + 1, rng.randint(1, N_CUSTOMERS), rng.randint(1, N_PRODUCTS), rng.randint(1, 5)) for i in range(N_ORDERS)
+    ]
+    with sqlite3.connect(path) as conn:
+        for statement in SCHEMA.values():
+            conn.execute(statement)
+        conn.executemany("INSERT INTO customers VALUES (?, ?, ?, ?)", customers)
+        conn.executemany("INSERT INTO products VALUES (?, ?, ?, ?)", products)
+        conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", orders)
+    conn.close()
+    return ";\n".join(SCHEMA.values()) + ";"
+
+
+# --- the examples --------------------------------------------------------------------------
+
+# Each template: the tables it needs, its SQL, and question phrasings for train and test (test phrasings are unseen).
+TEMPLATES = [
+    {
+        "tables": ["customers"],
+        "sql": "select name from customers where city = '{city}'",
+        "train": ["Which customers live in {city}?", "List the customers from {city}."],
+        "test": ["Who are the customers based in {city}?"],
+    },
+    {
+        "tables": ["customers"],
+        "sql": "select count(*) from customers where city = '{city}'",
+        "train": ["How many customers live in {city}?", "Count the customers in {city}."],
+        "test": ["What is the number of customers from {city}?"],
+    },
+    {
+        "tables": ["customers"],
+        "sql": "select name from customers where age > {age}",
+        "train": ["Which customers are older than {age}?", "List the customers over {age}."],
+        "test": ["Who are the customers aged more than {age}?"],
+    },
+    {
+        "tables": ["products"],
+        "sql": "select name from products where category = '{category}'",
+        "train": ["Which products are in the {category} category?", "List the {category} products."],
+        "test": ["Show the names of the products of category {category}."],
+    },
+    {
+        "tables": ["products"],
+        "sql": "select name from products where price > {price}",
+        "train": ["Which products cost more than {price}?", "List the products priced above {price}."],
+        "test": ["Name the products whose price is over {price}."],
+    },
+    {
+        "tables": ["products"],
+        "sql": "select avg(price) from products where category = '{category}'",
+        "train": ["What is the average price of {category} products?", "Average price of the {category} products?"],
+        "test": ["On average, how much does a product of category {category} cost?"],
+    },
+    {
+        "tables": ["products"],
+        "sql": "select name from products order by price desc limit {k}",
+        "train": ["What are the {k} most expensive products?", "List the {k} priciest products."],
+        "test": ["Show the top {k} products by price."],
+    },
+    {
+        "tables": ["customers"],
+        "sql": "select city, count(*) from customers group by city",
+        "train": ["How many customers are there in each city?", "Count the customers per city."],
+        "test": ["For every city, give the number of customers."],
+    },
+    {
+        "tables": ["customers", "orders"],
+        "sql": "select sum(quantity) from orders join customers on customer_id = customers.id where city = '{city}'",
+        "train": ["How many items did customers from {city} order?", "Total quantity ordered from {city}?"],
+        "test": ["What quantity in total was ordered by customers living in {city}?"],
+    },
+]
+SPLITS = ("train", "test")
+# Numbers are split too: even thresholds for training, odd ones for testing.
+NUMBERS = {
+    "age": {"train": list(range(20, 70, 2)), "test": list(range(21, 70, 2))},
+    "price": {"train": list(range(20, 480, 20)), "test": list(range(30, 470, 20))},
+    "k": {"train": [2, 4, 6], "test": [3, 5]},
+}
+
+
+def make_examples(n: int, seed: int = 0, split: str = "train") -> list[dict]:
+    """`n` dicts with `schema`, `question` and `sql` drawn from the templates over the shop database.
+
+    The test split uses question phrasings and values (cities, categories, numbers) that no training example uses,
+    so memorising the training set does not pass it. Templates take turns, so every SQL shape appears.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if n < 1:
+        raise ValueError(f"n must be a positive number of examples, not {n}")
+    rng = random.Random(f"{seed}-{split}")
+    examples = []
+    for i in range(n):
+        template = TEMPLATES[i % len(TEMPLATES)]
+        values = {
+            "city": rng.choice(CITIES[split]),
+            "category": rng.choice(CATEGORIES[split]),
+            **{name: rng.choice(choices[split]) for name, choices in NUMBERS.items()},
+        }
+        examples.append(
+            {
+                "schema": "\n".join(SCHEMA_BRIEF[table] for table in template["tables"]),
+                "question": rng.choice(template[split]).format(**values),
+                "sql": template["sql"].format(**values),
+            }
+        )
+    rng.shuffle(examples)
+    return examples
+
+
+# --- prompt formats ------------------------------------------------------------------------
+
+SYSTEM_PROMPT = "Write one SQLite query that answers the question."
+PROMPT_STYLES = ("llama2", "llama3", "chatml", "alpaca")
+ALPACA_PREAMBLE = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request."
+)
+
+
+def user_message(example: dict) -> str:
+    """The user turn of a text-to-SQL example: the schema, then the question."""
+    return f"{example['schema']}\nQuestion: {example['question']}"
+
+
+def to_messages(example: dict, system: str = SYSTEM_PROMPT) -> list[dict]:
+    """The example as chat messages (system, user and, when it has `sql`, the assistant's answer)."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user_message(example)}]
+    if "sql" in example:
+        messages.append({"role": "assistant", "content": example["sql"]})
+    return messages
+
+
+def format_prompt(example: dict, style: str, system: str = SYSTEM_PROMPT, include_answer: bool = False) -> str:
+    """The prompt for `example` in a model family's format; with `include_answer`, the SQL and end-of-turn follow.
+
+    Styles: `llama2` ([INST] <<SYS>>), `llama3` (header-id tokens, <|eot_id|>), `chatml` (Qwen, <|im_start|>),
+    `alpaca` (### Instruction / Input / Response).
+    """
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; use one of {', '.join(PROMPT_STYLES)}")
+    if include_answer and "sql" not in example:
+        raise KeyError("include_answer=True needs an example with an 'sql' field")
+    user = user_message(example)
+    answer = example.get("sql", "")
+    if style == "llama2":
+        prompt = f"<s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]"
+        return prompt + (f" {answer} </s>" if include_answer else "")
+    if style == "llama3":
+        prompt = (
+            f"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n{system}<|eot_id|>"
+            f"<|start_header_id|>user<|end_header_id|>\n\n{user}<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n"
+        )
+        return prompt + (f"{answer}<|eot_id|>" if include_answer else "")
+    if style == "chatml":
+        prompt = f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+        return prompt + (f"{answer}<|im_end|>\n" if include_answer else "")
+    prompt = f"{ALPACA_PREAMBLE}\n\n### Instruction:\n{system}\n\n### Input:\n{user}\n\n### Response:\n"
+    return prompt + (answer if include_answer else "")
+
+
+# --- the sandbox ---------------------------------------------------------------------------
+
+
+class SQLSafetyError(ValueError):
+    """The sandbox refused a query (not a single SELECT, a write, ATTACH, PRAGMA, an extension, too many rows)."""
+
+
+class SQLTimeoutError(TimeoutError):
+    """A query ran longer than the sandbox's time limit and was stopped."""
+
+
+# Authorizer action codes the sandbox allows; everything else (writes, ATTACH, PRAGMA, transactions...) is denied.
+_ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+_DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+_ACTION_NAMES = {getattr(sqlite3, name): name.removeprefix("SQLITE_") for name in dir(sqlite3) if name.isupper()}
+_ACTION_NAMES.update({sqlite3.SQLITE_SELECT: "SELECT", sqlite3.SQLITE_READ: "READ"})
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def _first_keyword(sql: str) -> str:
+    words = _COMMENTS.sub(" ", sql).split()
+    return re.sub(r"[^a-z]", "", words[0].lower()) if words else ""
+
+
+def execute_readonly(db_path: str | Path, sql: str, timeout_s: float = 2.0, max_rows: int = 1000) -> list[tuple]:
+    """Run one SELECT/WITH query on a read-only connection and return its rows; the file is never modified.
+
+    Refusals raise `SQLSafetyError` (a ValueError) saying why; a query past `timeout_s` raises `SQLTimeoutError`.
+    """
+    path = Path(db_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no database at {str(path)!r}; create one first with make_database(path)")
+    if not isinstance(sql, str) or not sql.strip():
+        raise SQLSafetyError("the query is empty; write one SELECT statement")
+    keyword = _first_keyword(sql)
+    if keyword not in ("select", "with"):
+        raise SQLSafetyError(f"only a single SELECT or WITH query is allowed, not a statement starting {keyword!r}")
+    denied: list[str] = []
+
+    def authorizer(action: int, arg1, arg2, db_name, trigger) -> int:
+        if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
+            denied.append(f"the function {arg2}()")
+            return sqlite3.SQLITE_DENY
+        if action in _ALLOWED_ACTIONS:
+            return sqlite3.SQLITE_OK
+        denied.append(_ACTION_NAMES.get(action, f"action {action}") + (f" {arg1}" if arg1 else ""))
+        return sqlite3.SQLITE_DENY
+
+    deadline = time.monotonic() + timeout_s
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 10_000_000)  # no giant strings or blobs
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.set_authorizer(authorizer)
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+        try:
+            cursor = conn.execute(sql)
+            rows = cursor.fetchmany(max_rows + 1)
+        except (sqlite3.Warning, sqlite3.ProgrammingError) as error:
+            raise SQLSafetyError(f"only a single SQL statement is allowed ({error})") from error
+        except sqlite3.DatabaseError as error:
+            if denied:
+                raise SQLSafetyError(f"the sandbox is read-only and refused {denied[0]}") from error
+            if time.monotonic() > deadline and "interrupt" in str(error).lower():
+                raise SQLTimeoutError(f"the query ran longer than {timeout_s} s and was stopped") from error
+            raise
+        if len(rows) > max_rows:
+            raise SQLSafetyError(f"the query returned more than {max_rows} rows; add a WHERE or a LIMIT")
+        return rows
+    finally:
+        conn.close()
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+def _normalise(rows: list[tuple]) -> list[tuple]:
+    """Round floats so that equal answers computed in different ways compare equal."""
+    return [tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows]
+
+
+def rows_match(pred_rows: list[tuple], gold_rows: list[tuple], ordered: bool) -> bool:
+    """Whether two results hold the same rows (as multisets, or in the same order when `ordered`)."""
+    pred, gold = _normalise(pred_rows), _normalise(gold_rows)
+    if ordered:
+        return pred == gold
+    return Counter(map(repr, pred)) == Counter(map(repr, gold))
+
+
+def execution_match(pred_sql: str, gold_sql: str, db_path: str | Path) -> bool:
+    """True when the predicted query returns the gold query's rows; a failing or refused prediction is False."""
+    gold_rows = execute_readonly(db_path, gold_sql)
+    ordered = re.search(r"\border\s+by\b", gold_sql, re.IGNORECASE) is not None
+    try:
+        pred_rows = execute_readonly(db_path, pred_sql)
+    except (sqlite3.Error, ValueError, TimeoutError):
+        return False
+    return rows_match(pred_rows, gold_rows, ordered)
+
+
+def execution_accuracy(pred_sqls: list[str], gold_sqls: list[str], db_path: str | Path) -> float:
+    """The fraction of predictions whose result rows match the gold result (order matters only if gold orders)."""
+    if len(pred_sqls) != len(gold_sqls):
+        raise ValueError(f"got {len(pred_sqls)} predictions for {len(gold_sqls)} gold queries; pass one per example")
+    if not gold_sqls:
+        raise ValueError("no queries to score; pass at least one prediction and its gold query")
+    return sum(execution_match(p, g, db_path) for p, g in zip(pred_sqls, gold_sqls)) / len(gold_sqls)
+
+
+# --- exercise ------------------------------------------------------------------------------
+
+EXERCISE_QUESTION = "What is the total amount spent (price times quantity) by customers from Paris?"
+_EXERCISE_GOLD = (
+    "SELECT SUM(products.price * orders.quantity) FROM orders "
+    "JOIN customers ON orders.customer_id = customers.id JOIN products ON orders.product_id = products.id "
+    "WHERE customers.city = 'Paris'"
+)
+
+
+def check_sql_exercise(sql: str, db_path: str | Path) -> bool:
+    """Run the learner's query for `EXERCISE_QUESTION` in the sandbox and compare its rows with the gold answer."""
+    gold = execute_readonly(db_path, _EXERCISE_GOLD)
+    try:
+        rows = execute_readonly(db_path, sql)
+    except (SQLSafetyError, SQLTimeoutError) as error:
+        return verdict(False, f"The sandbox refused it: {error}.")
+    except sqlite3.Error as error:
+        return verdict(False, f"SQLite could not run it: {error}.")
+    if len(rows) != len(gold):
+        return verdict(False, f"Expected {len(gold)} row(s), got {len(rows)}; one number is the answer.")
+    value = rows[0][0] if rows and rows[0] else None
+    if isinstance(value, int | float) and math.isclose(value, gold[0][0], rel_tol=1e-6):
+        return verdict(True)
+    return verdict(False, "The number differs; join orders to customers and products, filter on the city, SUM.")
