@@ -269,6 +269,11 @@ REGISTRY: dict[str, ModelSpec] = {
     "distilbert": ModelSpec(
         "distilbert-base-uncased", build_smoke_distilbert, "DistilBERT (66M), an encoder trained with MLM"
     ),
+    "distilbert-squad": ModelSpec(
+        "distilbert-base-uncased-distilled-squad",
+        build_smoke_distilbert,
+        "DistilBERT fine-tuned on SQuAD for extractive question answering",
+    ),
     "chat": ModelSpec("Qwen/Qwen2.5-0.5B-Instruct", build_smoke_chat, "Qwen2.5-0.5B-Instruct, a small open chat model"),
     "sentiment": ModelSpec(
         "lvwerra/distilbert-imdb", build_smoke_sentiment, "DistilBERT fine-tuned on IMDB sentiment, a reward model"
