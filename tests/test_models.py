@@ -8,7 +8,7 @@ from llm_workshop import models
 
 
 def test_unknown_model_lists_known_names():
-    with pytest.raises(KeyError, match="known models: chat, distilbert, gpt2"):
+    with pytest.raises(KeyError, match="known models: chat, distilbert, distilbert-squad, gpt2, sentiment"):
         models.spec("gpt-5")
 
 
