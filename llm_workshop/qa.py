@@ -35,6 +35,21 @@ def _check_inputs(question: str, context: str) -> None:
         raise ValueError("the context is empty; pass the text in which to look for the answer")
 
 
+def _windows(tokenizer, questions, contexts, max_length: int, stride: int):
+    """Tokenize (question, context) pairs into overlapping windows of the context, with character offsets."""
+    return tokenizer(
+        questions,
+        contexts,
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="longest",
+        return_tensors="pt",
+    )
+
+
 def _window_room(tokenizer, question: str, max_length: int, stride: int) -> None:
     """Fail early, with a sentence, when a window has no room left for context after the question."""
     question_tokens = len(tokenizer(question, add_special_tokens=False)["input_ids"])
@@ -75,17 +90,7 @@ def answer(
             f"max_length={max_length} exceeds the model's limit of {limit} positions; pass at most {limit}"
         )
     _window_room(tokenizer, question, max_length, stride)
-    encoding = tokenizer(
-        question,
-        context,
-        truncation="only_second",
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="longest",
-        return_tensors="pt",
-    )
+    encoding = _windows(tokenizer, question, context, max_length, stride)
     model.eval()
     output = model(**_model_inputs(model, encoding))
     best = None
@@ -128,17 +133,7 @@ def encode_training_examples(
         if context[start : start + len(text)] != text:
             raise ValueError(f"the answer {text!r} is not at character {start} of its context")
     _window_room(tokenizer, max(questions, key=len), max_length, stride)
-    encoding = tokenizer(
-        list(questions),
-        list(contexts),
-        truncation="only_second",
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="longest",
-        return_tensors="pt",
-    )
+    encoding = _windows(tokenizer, list(questions), list(contexts), max_length, stride)
     starts, ends = [], []
     for window, sample in enumerate(encoding["overflow_to_sample_mapping"].tolist()):
         first_char, last_char = answer_starts[sample], answer_starts[sample] + len(answer_texts[sample])
