@@ -121,15 +121,18 @@ def pretrain_causal_lm(
     lr: float = 3e-3,
     seed: int = 0,
 ) -> list[float]:
-    """Train `model` on random windows of `text` for `steps` AdamW steps; returns the loss per step."""
-    ids = torch.tensor(tokenizer(text)["input_ids"])
+    """Train `model` on random windows of `text` for `steps` AdamW steps; returns the loss per step.
+
+    Batches go to the model's device, so the same call works on a GPU as on the CPU.
+    """
+    ids = torch.tensor(tokenizer(text)["input_ids"]).to(model.device)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     model.train()
     losses = []
     for _ in range(steps):
-        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator)
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator).tolist()
         batch = torch.stack([ids[s : s + seq_len] for s in starts])
         loss = model(input_ids=batch, labels=batch).loss
         loss.backward()
