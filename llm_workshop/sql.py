@@ -36,14 +36,6 @@ CATEGORIES = {"train": ["books", "games", "tools", "toys"], "test": ["music", "g
 FIRST_NAMES = ["Ada", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gus", "Hana", "Ivo", "Jan", "Kim", "Lea", "Max", "Nora"]
 LAST_NAMES = ["Moss", "Reed", "Hart", "Lane", "Cole", "Ford", "Wade", "Shaw", "Bell", "Ross"]
 PRODUCT_WORDS = ["Red", "Blue", "Tiny", "Big", "Smart", "Old", "Fast", "Quiet", "Bright", "Soft"]
-PRODUCT_NOUNS = {
-    "books": "Novel",
-    "games": "Puzzle",
-    "tools": "Hammer",
-    "toys": "Robot",
-    "music": "Album",
-    "garden": "Rake",
-}
 N_CUSTOMERS, N_PRODUCTS, N_ORDERS = 60, 40, 300
 
 
@@ -67,7 +59,7 @@ def make_database(path: str | Path, seed: int = 0) -> str:
     products = []
     for i in range(N_PRODUCTS):
         category = categories[i] if i < len(categories) else rng.choice(categories)
-        name = f"{rng.choice(PRODUCT_WORDS)} {PRODUCT_NOUNS[category]} {i + 1}"
+        name = f"{rng.choice(PRODUCT_WORDS)} {category.title()} {i + 1}"
         products.append((i + 1, name, category, prices[i] / 100))
     orders = [
         (i + 1, rng.randint(1, N_CUSTOMERS), rng.randint(1, N_PRODUCTS), rng.randint(1, 5)) for i in range(N_ORDERS)
@@ -84,69 +76,71 @@ def make_database(path: str | Path, seed: int = 0) -> str:
 
 # --- the examples --------------------------------------------------------------------------
 
-# Each template: the tables it needs, its SQL, and question phrasings for train and test (test phrasings are unseen).
+# Each template: the tables it needs, its SQL, and question phrasings for train and test. Test phrasings are unseen
+# sentences built from words the training phrasings use, so the model must map a new wording to a known request.
 TEMPLATES = [
     {
         "tables": ["customers"],
         "sql": "select name from customers where city = '{city}'",
-        "train": ["Which customers live in {city}?", "List the customers from {city}."],
-        "test": ["Who are the customers based in {city}?"],
+        "train": ["Which customers live in {city}?", "List the customers from {city}.", "Names of customers in {city}?"],
+        "test": ["Who are the customers living in {city}?"],
     },
     {
         "tables": ["customers"],
         "sql": "select count(*) from customers where city = '{city}'",
-        "train": ["How many customers live in {city}?", "Count the customers in {city}."],
+        "train": ["How many customers live in {city}?", "Count the customers in {city}.", "Number of customers in {city}?"],
         "test": ["What is the number of customers from {city}?"],
     },
     {
         "tables": ["customers"],
         "sql": "select name from customers where age > {age}",
-        "train": ["Which customers are older than {age}?", "List the customers over {age}."],
-        "test": ["Who are the customers aged more than {age}?"],
+        "train": ["Which customers are older than {age}?", "List the customers over {age}.", "Customers aged over {age}?"],
+        "test": ["Who are the customers older than {age}?"],
     },
     {
         "tables": ["products"],
         "sql": "select name from products where category = '{category}'",
-        "train": ["Which products are in the {category} category?", "List the {category} products."],
+        "train": ["Which products are in the {category} category?", "List the {category} products.", "Names of the {category} products?"],
         "test": ["Show the names of the products of category {category}."],
     },
     {
         "tables": ["products"],
         "sql": "select name from products where price > {price}",
-        "train": ["Which products cost more than {price}?", "List the products priced above {price}."],
+        "train": ["Which products cost more than {price}?", "List the products priced above {price}.", "Products with a price over {price}?"],
         "test": ["Name the products whose price is over {price}."],
     },
     {
         "tables": ["products"],
         "sql": "select avg(price) from products where category = '{category}'",
-        "train": ["What is the average price of {category} products?", "Average price of the {category} products?"],
-        "test": ["On average, how much does a product of category {category} cost?"],
+        "train": ["What is the average price of {category} products?", "Average price of the {category} products?", "Mean price in the {category} category?"],
+        "test": ["On average, what does a product of category {category} cost?"],
     },
     {
         "tables": ["products"],
         "sql": "select name from products order by price desc limit {k}",
-        "train": ["What are the {k} most expensive products?", "List the {k} priciest products."],
+        "train": ["What are the {k} most expensive products?", "List the {k} priciest products.", "Top {k} products by price?"],
         "test": ["Show the top {k} products by price."],
     },
     {
         "tables": ["customers"],
         "sql": "select city, count(*) from customers group by city",
-        "train": ["How many customers are there in each city?", "Count the customers per city."],
+        "train": ["How many customers are there in each city?", "Count the customers per city.", "Number of customers in each city?"],
         "test": ["For every city, give the number of customers."],
     },
     {
         "tables": ["customers", "orders"],
         "sql": "select sum(quantity) from orders join customers on customer_id = customers.id where city = '{city}'",
-        "train": ["How many items did customers from {city} order?", "Total quantity ordered from {city}?"],
+        "train": ["How many items did customers from {city} order?", "Total quantity ordered from {city}?", "Items ordered by customers in {city}?"],
         "test": ["What quantity in total was ordered by customers living in {city}?"],
     },
-]
+]  # fmt: skip
 SPLITS = ("train", "test")
-# Numbers are split too: even thresholds for training, odd ones for testing.
+# Numbers are split too: every fourth threshold is kept for testing (each test number is new, its digits are not).
+AGES, PRICES, KS = range(20, 71), range(20, 401, 10), range(2, 10)
 NUMBERS = {
-    "age": {"train": list(range(20, 70, 2)), "test": list(range(21, 70, 2))},
-    "price": {"train": list(range(20, 480, 20)), "test": list(range(30, 470, 20))},
-    "k": {"train": [2, 4, 6], "test": [3, 5]},
+    "age": {"train": [a for a in AGES if a % 4 != 3], "test": [a for a in AGES if a % 4 == 3]},
+    "price": {"train": [p for p in PRICES if p % 40 != 30], "test": [p for p in PRICES if p % 40 == 30]},
+    "k": {"train": [k for k in KS if k % 4 != 3], "test": [k for k in KS if k % 4 == 3]},
 }
 
 
@@ -331,6 +325,15 @@ def execution_match(pred_sql: str, gold_sql: str, db_path: str | Path) -> bool:
     except (sqlite3.Error, ValueError, TimeoutError):
         return False
     return rows_match(pred_rows, gold_rows, ordered)
+
+
+def runs(db_path: str | Path, sql: str) -> bool:
+    """Whether the sandbox runs `sql` without an error or a refusal, whatever its answer: is it valid, safe SQL?"""
+    try:
+        execute_readonly(db_path, sql)
+    except (sqlite3.Error, ValueError, TimeoutError):
+        return False
+    return True
 
 
 def execution_accuracy(pred_sqls: list[str], gold_sqls: list[str], db_path: str | Path) -> float:

@@ -163,6 +163,13 @@ def test_too_many_rows_and_missing_database(db, tmp_path):
 # --- scoring -------------------------------------------------------------------------------
 
 
+def test_runs_tells_valid_safe_sql_from_the_rest(db):
+    assert sql.runs(db, "select name from customers where age > 200")  # valid, even with no rows
+    assert not sql.runs(db, "select name from customerz")  # no such table
+    assert not sql.runs(db, "select name from customers where")  # syntax error
+    assert not sql.runs(db, "DELETE FROM customers")  # refused
+
+
 def test_execution_accuracy(db):
     gold = [
         "SELECT name FROM customers WHERE city = 'Paris'",
