@@ -316,24 +316,25 @@ def rows_match(pred_rows: list[tuple], gold_rows: list[tuple], ordered: bool) ->
     return Counter(map(repr, pred)) == Counter(map(repr, gold))
 
 
+def _rows_or_none(db_path: str | Path, sql: str) -> list[tuple] | None:
+    """The query's rows from the sandbox, or None when it fails or is refused: a model's bad SQL is an answer too."""
+    try:
+        return execute_readonly(db_path, sql)
+    except (sqlite3.Error, ValueError, TimeoutError):
+        return None
+
+
 def execution_match(pred_sql: str, gold_sql: str, db_path: str | Path) -> bool:
     """True when the predicted query returns the gold query's rows; a failing or refused prediction is False."""
     gold_rows = execute_readonly(db_path, gold_sql)
     ordered = re.search(r"\border\s+by\b", gold_sql, re.IGNORECASE) is not None
-    try:
-        pred_rows = execute_readonly(db_path, pred_sql)
-    except (sqlite3.Error, ValueError, TimeoutError):
-        return False
-    return rows_match(pred_rows, gold_rows, ordered)
+    pred_rows = _rows_or_none(db_path, pred_sql)
+    return pred_rows is not None and rows_match(pred_rows, gold_rows, ordered)
 
 
 def runs(db_path: str | Path, sql: str) -> bool:
     """Whether the sandbox runs `sql` without an error or a refusal, whatever its answer: is it valid, safe SQL?"""
-    try:
-        execute_readonly(db_path, sql)
-    except (sqlite3.Error, ValueError, TimeoutError):
-        return False
-    return True
+    return _rows_or_none(db_path, sql) is not None
 
 
 def execution_accuracy(pred_sqls: list[str], gold_sqls: list[str], db_path: str | Path) -> float:
