@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from llm_workshop.exercises import verdict
+from llm_workshop.logprobs import completion_logprobs
+from llm_workshop.runtime import check_tier
 
 # --- preference data and a programmatic reward -------------------------------------------------
 
@@ -130,24 +132,20 @@ def _imdb(split: str = "train"):
 
 def preference_pairs(tier: str, n: int, seed: int = 0) -> list[dict[str, str]]:
     """Preference pairs for `tier`: generated lexicon pairs in smoke, IMDB review continuations in full."""
-    if tier == "smoke":
+    if check_tier(tier) == "smoke":
         return generated_pairs(n, seed)
-    if tier == "full":
-        imdb = _imdb().shuffle(seed=seed).select(range(min(20 * n, 25_000)))
-        texts = [" ".join(t.replace("<br />", " ").split()) for t in imdb["text"]]
-        return pairs_from_reviews(texts, imdb["label"], n, seed)
-    raise ValueError(f"unknown tier {tier!r}; use 'smoke' or 'full'")
+    imdb = _imdb().shuffle(seed=seed).select(range(min(20 * n, 25_000)))
+    texts = [" ".join(t.replace("<br />", " ").split()) for t in imdb["text"]]
+    return pairs_from_reviews(texts, imdb["label"], n, seed)
 
 
 def prompts_for(tier: str, n: int, seed: int = 0, min_words: int = 2, max_words: int = 6) -> list[str]:
     """`n` prompts: generated review openers in smoke, the first 2-6 words of IMDB reviews in full."""
-    if tier == "smoke":
+    if check_tier(tier) == "smoke":
         return review_prompts(n, seed)
-    if tier == "full":
-        rng = random.Random(seed)
-        texts = _imdb().shuffle(seed=seed).select(range(n))["text"]
-        return [" ".join(t.replace("<br />", " ").split()[: rng.randint(min_words, max_words)]) for t in texts]
-    raise ValueError(f"unknown tier {tier!r}; use 'smoke' or 'full'")
+    rng = random.Random(seed)
+    texts = _imdb().shuffle(seed=seed).select(range(n))["text"]
+    return [" ".join(t.replace("<br />", " ").split()[: rng.randint(min_words, max_words)]) for t in texts]
 
 
 # --- reward models ---------------------------------------------------------------------------
@@ -198,24 +196,7 @@ def pair_accuracy(model, tokenizer, pairs: Sequence[dict[str, str]]) -> float:
     return (chosen > rejected).float().mean().item()
 
 
-# --- log-probabilities of completions (DPO margins, KL) ---------------------------------------
-
-
-@torch.no_grad()
-def completion_logprobs(model, tokenizer, prompts: Sequence[str], completions: Sequence[str]) -> torch.Tensor:
-    """Sum of log p(completion token | everything before) per (prompt, completion), prompt tokens not counted."""
-    model.eval()
-    device = next(model.parameters()).device
-    totals = []
-    for prompt, completion in zip(prompts, completions):
-        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        c_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([p_ids + c_ids], device=device)
-        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
-        targets = ids[0, 1:]
-        token_logp = logp.gather(-1, targets[:, None])[:, 0]
-        totals.append(token_logp[len(p_ids) - 1 :].sum())
-    return torch.stack(totals).cpu()
+# --- DPO margins ---------------------------------------------------------------------------------
 
 
 def preference_margin(model, tokenizer, pairs: Sequence[dict[str, str]]) -> float:

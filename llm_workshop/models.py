@@ -29,7 +29,8 @@ from transformers import (
     Qwen2Config,
 )
 
-from llm_workshop.data import load_corpus
+from llm_workshop.data import REPO_ROOT, load_corpus
+from llm_workshop.runtime import check_tier
 
 CACHE_VERSION = "v1"
 SMOKE_VOCAB_SIZE = 2048
@@ -308,13 +309,16 @@ def smoke_path(name: str) -> Path:
     return target
 
 
+def hub_files(name: str) -> Path:
+    """The repository's copy of the real config and tokenizer files (no weights) of `name`'s Hub checkpoint."""
+    return REPO_ROOT / "assets" / "hub" / spec(name).hub_id.replace("/", "__")
+
+
 def model_path(name: str, tier: str) -> str:
     """What to pass to `from_pretrained`: the Hub id in the full tier, the cached local directory in smoke."""
-    if tier == "full":
+    if check_tier(tier) == "full":
         return spec(name).hub_id
-    if tier == "smoke":
-        return str(smoke_path(name))
-    raise ValueError(f"unknown tier {tier!r}; use 'smoke' or 'full'")
+    return str(smoke_path(name))
 
 
 def load(name: str, tier: str, auto_class: type = AutoModelForCausalLM, **kwargs) -> tuple:

@@ -39,6 +39,13 @@ class Runtime:
         return self.tier == "smoke"
 
 
+def check_tier(tier: str) -> str:
+    """Return `tier` if it is one of TIERS, else raise a ValueError that names the valid ones."""
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; use one of {', '.join(TIERS)}")
+    return tier
+
+
 def hub_reachable(timeout_s: float = 3.0) -> bool:
     """True when the Hugging Face Hub answers an HTTP request within `timeout_s` seconds."""
     try:

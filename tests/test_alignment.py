@@ -10,6 +10,7 @@ from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from llm_workshop import alignment, models
+from llm_workshop.logprobs import completion_logprobs
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated and will be removed in v6")  # transformers 5 renames
 
@@ -116,9 +117,9 @@ def test_pairs_from_reviews_splits_prompt_and_continuations():
 
 
 def test_unknown_tier_and_empty_requests_are_refused():
-    with pytest.raises(ValueError, match="'smoke' or 'full'"):
+    with pytest.raises(ValueError, match="unknown tier"):
         alignment.preference_pairs("medium", 5)
-    with pytest.raises(ValueError, match="'smoke' or 'full'"):
+    with pytest.raises(ValueError, match="unknown tier"):
         alignment.prompts_for("medium", 5)
     with pytest.raises(ValueError, match="positive number"):
         alignment.generated_pairs(0)
@@ -212,10 +213,10 @@ def test_ppo_with_lora_uses_the_base_model_as_reference(sft):
     )
     assert logs[-1]["kl"] != 0
     prompts, completions = ["The movie was"] * 2, [" great.", " a dull film"]
-    tuned = alignment.completion_logprobs(policy, tokenizer, prompts, completions)
+    tuned = completion_logprobs(policy, tokenizer, prompts, completions)
     with policy.disable_adapter():
-        reference = alignment.completion_logprobs(policy, tokenizer, prompts, completions)
-    assert torch.allclose(reference, alignment.completion_logprobs(base, tokenizer, prompts, completions), atol=1e-5)
+        reference = completion_logprobs(policy, tokenizer, prompts, completions)
+    assert torch.allclose(reference, completion_logprobs(base, tokenizer, prompts, completions), atol=1e-5)
     assert not torch.allclose(tuned, reference, atol=1e-3)
 
 

@@ -13,7 +13,7 @@ def test_unknown_model_lists_known_names():
 
 
 def test_unknown_tier_is_refused():
-    with pytest.raises(ValueError, match="'smoke' or 'full'"):
+    with pytest.raises(ValueError, match="unknown tier"):
         models.model_path("gpt2", "medium")
 
 
