@@ -1,4 +1,4 @@
-# make setup | run | test | lint | format | check-env | slides | badges
+# make setup | run | test | rehearse | lint | format | check-env | slides | badges
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 export LLM_WORKSHOP_CACHE ?= $(CURDIR)/build/cache
 export MPLBACKEND ?= Agg
 
-.PHONY: setup run test lint format badges check-env slides
+.PHONY: setup run test rehearse lint format badges check-env slides
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ run: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The full tier offline: random-weight copies of the real checkpoints, shrunk; writes build/rehearsal.md.
+# On a GPU: $(PY) scripts/rehearse.py --real-size --fp16 (real size, as a T4 computes).
+rehearse: setup
+	$(PY) scripts/rehearse.py
 
 lint: setup
 	$(PY) -m ruff format --check .

@@ -125,16 +125,17 @@ def pairs_from_reviews(
 
 
 def _imdb(split: str = "train"):
-    from datasets import load_dataset
+    from llm_workshop.data import hub_dataset
 
-    return load_dataset("stanfordnlp/imdb", split=split)
+    return hub_dataset("stanfordnlp/imdb", split)
 
 
 def preference_pairs(tier: str, n: int, seed: int = 0) -> list[dict[str, str]]:
     """Preference pairs for `tier`: generated lexicon pairs in smoke, IMDB review continuations in full."""
     if check_tier(tier) == "smoke":
         return generated_pairs(n, seed)
-    imdb = _imdb().shuffle(seed=seed).select(range(min(20 * n, 25_000)))
+    imdb = _imdb()
+    imdb = imdb.shuffle(seed=seed).select(range(min(20 * n, len(imdb))))
     texts = [" ".join(t.replace("<br />", " ").split()) for t in imdb["text"]]
     return pairs_from_reviews(texts, imdb["label"], n, seed)
 

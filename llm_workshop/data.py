@@ -1,6 +1,7 @@
-"""The course corpus, *The Adventures of Sherlock Holmes* (Project Gutenberg #1661).
+"""The course data: the corpus, *The Adventures of Sherlock Holmes* (Project Gutenberg #1661), and the one
+seam through which notebooks load Hub data sets (`hub_dataset`).
 
-The file keeps the Gutenberg licence; the header and footer are stripped only when loading.
+The corpus file keeps the Gutenberg licence; the header and footer are stripped only when loading.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+
+from llm_workshop.runtime import rehearsal_mode
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS_PATH = REPO_ROOT / "assets" / "data" / "pg1661.txt"
@@ -71,3 +74,15 @@ def paragraphs(text: str, min_words: int = 1) -> list[str]:
     """Split text at blank lines into paragraphs with inner line breaks joined by spaces."""
     parts = (" ".join(p.split()) for p in re.split(r"\n\s*\n", text))
     return [p for p in parts if len(p.split()) >= min_words]
+
+
+def hub_dataset(hub_id: str, split: str):
+    """One split of a Hub data set: `datasets.load_dataset(hub_id, split=split)`, or under `make rehearse`
+    (offline, where `load_dataset` cannot read the Hub cache) a small local stand-in with the same schema."""
+    if rehearsal_mode():
+        from llm_workshop.rehearsal import dataset_standin
+
+        return dataset_standin(hub_id, split)
+    from datasets import load_dataset
+
+    return load_dataset(hub_id, split=split)

@@ -15,6 +15,21 @@ from llm_workshop.exercises import verdict
 STRATEGIES = ("greedy", "sample", "beam")
 
 
+def greedy_kwargs(pad_token_id: int | None, eos_token_id: int | list[int] | None) -> dict:
+    """`model.generate()` arguments for truly greedy decoding, whatever the checkpoint's generation_config says.
+
+    `do_sample=False` alone is not enough: Qwen2.5's generation_config also sets repetition_penalty=1.1, which
+    greedy decoding would still apply. Pad and end-of-sequence ids are explicit (GPT-2 has no pad token).
+    """
+    return {
+        "do_sample": False,
+        "num_beams": 1,
+        "repetition_penalty": 1.0,
+        "pad_token_id": pad_token_id,
+        "eos_token_id": eos_token_id,
+    }
+
+
 # --- logits processors: each takes next-token scores of shape (batch, vocab) ----------------------
 
 
@@ -167,13 +182,21 @@ def generate(
     for _ in range(max_new_tokens):
         scores = process_logits(forward(ids), ids, temperature, top_k, top_p, repetition_penalty)
         if strategy == "sample":
-            next_token = torch.multinomial(scores.softmax(dim=-1), num_samples=1, generator=generator)
+            next_token = _draw(scores.softmax(dim=-1), generator)
         else:
             next_token = scores.argmax(dim=-1, keepdim=True)
         ids = torch.cat([ids, next_token], dim=-1)
         if eos_token_id is not None and next_token.item() == eos_token_id:
             break
     return ids
+
+
+def _draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One token per row from `probs`, drawn on the generator's device and returned on the device of `probs`:
+    a seeded CPU generator also serves a model on CUDA (multinomial refuses a generator on another device)."""
+    if generator is None:
+        return torch.multinomial(probs, num_samples=1)
+    return torch.multinomial(probs.to(generator.device), num_samples=1, generator=generator).to(probs.device)
 
 
 def _beam_search(

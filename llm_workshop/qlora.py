@@ -1,4 +1,11 @@
-"""QLoRA plumbing: keep a 4-bit bitsandbytes model trainable on every CPU.
+"""QLoRA plumbing: precision arguments for the runtime, LoRA weights in a dtype the precision can train, and a
+4-bit bitsandbytes model that stays trainable on every CPU.
+
+TRL 1.16's `SFTTrainer` casts every trainable LoRA weight of a 4-bit or 8-bit model to bf16, whatever the
+precision arguments say. Under `fp16=True` (a T4) the fp16 GradScaler then has to unscale bf16 gradients, which
+CUDA does not implement (`NotImplementedError: "_amp_foreach_non_finite_check_and_unscale_cuda" not implemented for
+'BFloat16'`, the error TRL's own CI hit in huggingface/trl#4901). `cast_adapters(trainer.model, adapter_dtype(args))`
+right after constructing the trainer (the optimizer is built later, in `train()`) puts them back in fp32.
 
 bitsandbytes 0.50, on a CPU with AVX512-BF16, converts a `Linear4bit` layer's weights into an
 inference-only packed layout on the first eval-mode forward without gradients. Training the same model
@@ -9,7 +16,33 @@ turns the conversion off and undoes one already done; CPUs without the instructi
 
 from __future__ import annotations
 
+import torch
 from torch import nn
+
+
+def precision_args(device: torch.device, dtype: torch.dtype) -> dict[str, bool]:
+    """`bf16`/`fp16`/`use_cpu` for a transformers or TRL training config: mixed precision in the runtime's dtype on a
+    GPU (bf16 on Ampere+, fp16 on a T4), none on a CPU. Set explicitly, because TRL configs may default to bf16."""
+    cuda = device.type == "cuda"
+    return {"bf16": cuda and dtype == torch.bfloat16, "fp16": cuda and dtype == torch.float16, "use_cpu": not cuda}
+
+
+def adapter_dtype(args) -> torch.dtype:
+    """The dtype LoRA weights train in under the training config `args`: bf16 with `bf16=True` (what QLoRA does),
+    else fp32 (fp16 mixed precision keeps fp32 master weights; its GradScaler cannot unscale bf16 gradients)."""
+    return torch.bfloat16 if getattr(args, "bf16", False) else torch.float32
+
+
+def cast_adapters(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Cast every LoRA weight of a peft model to `dtype` (DoRA magnitude vectors excepted, as TRL does); returns it.
+
+    Use it after `SFTTrainer(...)` with `adapter_dtype(args)`, and on the same model reloaded from its saved adapter
+    (peft loads adapters in fp32), so that trained and reloaded models compute the same numbers.
+    """
+    for name, param in model.named_parameters():
+        if "lora_" in name and "lora_magnitude_vector" not in name:
+            param.data = param.data.to(dtype)
+    return model
 
 
 def packed_4bit_layers(model: nn.Module) -> list[str]:

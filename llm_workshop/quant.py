@@ -1,7 +1,7 @@
 """Weight quantization from scratch: absmax and zero-point integers, and QLoRA's blockwise NF4 with double quantization.
 
 These are reference implementations that module_03 compares with `bitsandbytes` (NF4 codes and
-dequantized values match `bitsandbytes.functional.quantize_4bit`) and with `torch.quantize_per_tensor`.
+dequantized values equal `bitsandbytes.functional.quantize_4bit`'s bit for bit) and with `torch.quantize_per_tensor`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,19 @@ import torch
 from llm_workshop.exercises import verdict
 
 NF4_OFFSET = 0.9677083  # QLoRA's outermost quantile: the largest level sits at Φ⁻¹(0.9677) ≈ 1.848 σ
+# The 16 NF4 levels exactly as QLoRA's code publishes them (float32 literals; bitsandbytes' `get_4bit_type("nf4")`).
+# `nf4_code()` derives the same levels from normal quantiles, but computed here they differ by up to 1.2e-7, enough to
+# put a weight that sits on a rounding boundary into the neighbouring bucket. Quantizing uses this table, so our codes
+# are bitsandbytes' codes bit for bit.
+NF4_TABLE = torch.tensor(
+    [
+        -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
+        -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
+        0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+        0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
+    ],
+    dtype=torch.float32,
+)  # fmt: skip
 
 
 def _check_bits(bits: int, low: int = 2, high: int = 8) -> None:
@@ -79,6 +92,7 @@ def nf4_code() -> torch.Tensor:
 
     Built as in QLoRA: 9 evenly spaced probabilities from 0.5 to `NF4_OFFSET` give the positive
     side, 8 the negative side (one fewer, so 0 is shared), then everything is divided by the largest.
+    Equal to the published `NF4_TABLE` within 2e-7, which is what quantizing uses.
     """
     positive = torch.special.ndtri(torch.linspace(0.5, NF4_OFFSET, 9, dtype=torch.float64)[1:])
     negative = -torch.special.ndtri(torch.linspace(0.5, NF4_OFFSET, 8, dtype=torch.float64)[1:])
@@ -144,8 +158,7 @@ def nf4_quantize(
     blocks = _blocks(x.detach().float().flatten(), blocksize)
     absmax = blocks.abs().amax(dim=1)
     scaled = (blocks * (1.0 / absmax.clamp(min=1e-38)).unsqueeze(1)).clamp(-1, 1).flatten()
-    code = nf4_code()
-    codes = torch.bucketize(scaled, (code[:-1] + code[1:]) / 2).to(torch.uint8)  # nearest level
+    codes = torch.bucketize(scaled, (NF4_TABLE[:-1] + NF4_TABLE[1:]) / 2).to(torch.uint8)  # nearest level
     packed = (codes[0::2] << 4) | codes[1::2]
     if not double_quant:
         return NF4Tensor(packed, absmax, x.shape, blocksize)
@@ -165,7 +178,7 @@ def nf4_dequantize(q: NF4Tensor) -> torch.Tensor:
     if q.double_quant:
         scales = q.dq_scale.repeat_interleave(q.dq_blocksize)[: absmax.numel()]
         absmax = absmax.float() * scales + q.dq_offset
-    values = (nf4_code()[codes].view(-1, q.blocksize) * absmax.unsqueeze(1)).flatten()
+    values = (NF4_TABLE[codes].view(-1, q.blocksize) * absmax.unsqueeze(1)).flatten()
     return values[: math.prod(q.shape)].view(q.shape)
 
 

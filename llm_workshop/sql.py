@@ -174,6 +174,18 @@ def make_examples(n: int, seed: int = 0, split: str = "train") -> list[dict]:
     return examples
 
 
+SQL_CREATE_CONTEXT_COLUMNS = ("question", "context", "answer")
+
+
+def from_sql_create_context(row: dict) -> dict:
+    """A `b-mc2/sql-create-context` row (question, context = its CREATE TABLE statements, answer = the SQL) as one
+    of our examples (schema, question, sql), so both sources share the prompt format."""
+    missing = [column for column in SQL_CREATE_CONTEXT_COLUMNS if column not in row]
+    if missing:
+        raise KeyError(f"a sql-create-context row needs the columns {SQL_CREATE_CONTEXT_COLUMNS}; missing {missing}")
+    return {"schema": row["context"], "question": row["question"], "sql": row["answer"]}
+
+
 # --- prompt formats ------------------------------------------------------------------------
 
 SYSTEM_PROMPT = "Write one SQLite query that answers the question."
@@ -224,6 +236,25 @@ def format_prompt(example: dict, style: str, system: str = SYSTEM_PROMPT, includ
         return prompt + (f"{answer}<|im_end|>\n" if include_answer else "")
     prompt = f"{ALPACA_PREAMBLE}\n\n### Instruction:\n{system}\n\n### Input:\n{user}\n\n### Response:\n"
     return prompt + (answer if include_answer else "")
+
+
+# --- reading a model's answer ----------------------------------------------------------------
+
+# A Markdown code fence, as instruct models write it: ```sql ... ``` (the closing fence may be cut off by the
+# generation length limit).
+_FENCE = re.compile(r"```[ \t]*(?:sql|sqlite)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+def extract_sql(answer: str) -> str:
+    """The SQL in a model's answer: the contents of its first ```sql fence if it has one, else the whole answer.
+
+    Instruct models (Qwen2.5 among them) usually answer in a Markdown fence; the sandbox would otherwise see
+    "```sql" as the first keyword and refuse it, and the score would measure formatting, not SQL.
+    """
+    if not isinstance(answer, str):
+        raise TypeError(f"extract_sql expects the model's answer as a string, got {type(answer).__name__}")
+    match = _FENCE.search(answer)
+    return (match.group(1) if match else answer).strip()
 
 
 # --- the sandbox ---------------------------------------------------------------------------

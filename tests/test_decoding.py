@@ -132,6 +132,41 @@ def test_sampling_is_reproducible_and_cache_free_path_agrees(lm):
     assert not torch.equal(runs[0], other)
 
 
+def test_greedy_kwargs_are_greedy_under_qwens_sampling_generation_config(lm):
+    """Qwen2.5's generation_config samples with repetition_penalty 1.1; greedy_kwargs must undo all of it."""
+    import copy
+
+    from transformers import GenerationConfig
+
+    model, ids, _ = lm
+    qwen_like = copy.deepcopy(model)
+    qwen_like.generation_config = GenerationConfig.from_pretrained(models.hub_files("chat"))
+    assert qwen_like.generation_config.do_sample and qwen_like.generation_config.repetition_penalty == 1.1
+    mask = torch.ones_like(ids)
+
+    def run(**kwargs):
+        settings = dict(attention_mask=mask, max_new_tokens=NEW, output_scores=True, return_dict_in_generate=True)
+        return qwen_like.generate(ids, **settings, **kwargs)
+
+    greedy = run(**decoding.greedy_kwargs(0, None))
+    assert torch.equal(greedy.sequences, decoding.generate(model, ids, NEW))
+    with torch.no_grad():
+        torch.testing.assert_close(greedy.scores[0], model(ids).logits[:, -1])  # no processor touched the logits
+    # do_sample=False alone still applies the config's repetition penalty of 1.1
+    penalised = run(do_sample=False, pad_token_id=0)
+    assert torch.equal(penalised.sequences, decoding.generate(model, ids, NEW, repetition_penalty=1.1))
+    assert not torch.allclose(penalised.scores[0], greedy.scores[0])
+
+
+def test_a_cpu_generator_draws_for_any_device():
+    probs = torch.softmax(torch.randn(3, 50, generator=torch.Generator().manual_seed(0)), dim=-1)
+    drawn = decoding._draw(probs, torch.Generator().manual_seed(5))
+    assert torch.equal(drawn, torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(5)))
+    if torch.cuda.is_available():  # what 2.2 does on a GPU: CUDA probabilities, a seeded CPU generator
+        on_gpu = decoding._draw(probs.cuda(), torch.Generator().manual_seed(5))
+        assert on_gpu.device.type == "cuda" and torch.equal(on_gpu.cpu(), drawn)
+
+
 def test_cache_feeds_one_token_per_step(lm):
     model, ids, _ = lm
     fed = []

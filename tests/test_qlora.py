@@ -83,3 +83,54 @@ def test_without_the_fix_training_after_an_eval_forward_fails_on_this_cpu():
     assert packed_4bit_layers(model), "bitsandbytes packed the weights on the eval forward"
     with pytest.raises(RuntimeError, match="in-place operation"):
         train_step(model)
+
+
+@pytest.mark.parametrize(
+    ("precision", "trained_in"),
+    [({"fp16": True}, torch.float32), ({"bf16": True}, torch.bfloat16), ({}, torch.float32)],
+)
+def test_lora_dtype_after_sfttrainer_suits_the_precision(tmp_path, precision, trained_in):
+    """TRL casts a 4-bit model's LoRA weights to bf16 whatever the precision; under fp16 (a T4) the GradScaler then
+    fails on CUDA. `cast_adapters(..., adapter_dtype(args))` after construction gives fp16 and fp32 runs fp32 LoRA."""
+    from datasets import Dataset
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from llm_workshop.qlora import adapter_dtype, cast_adapters
+
+    path = models.model_path("chat", "smoke")
+    model = load_4bit()
+    keep_4bit_trainable(model)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    args = SFTConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        use_cpu=True,
+        report_to="none",
+        **{"bf16": False, "fp16": False, **precision},
+    )
+    row = {"prompt": [{"role": "user", "content": "hi"}], "completion": [{"role": "assistant", "content": "select 1"}]}
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list([row] * 4),
+        processing_class=AutoTokenizer.from_pretrained(path),
+        peft_config=LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
+    trainable = {n: p for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and {p.dtype for p in trainable.values()} == {torch.bfloat16}, "TRL's cast changed: re-check"
+    cast_adapters(trainer.model, adapter_dtype(args))
+    assert {p.dtype for p in trainable.values()} == {trained_in}
+    assert all(p.requires_grad for p in trainable.values())
+    trainer.train()  # the optimizer is built here, from the cast parameters
+    assert all(p.dtype == trained_in for p in trainer.model.parameters() if p.requires_grad)
+
+
+def test_precision_args_follow_the_device_and_dtype():
+    from llm_workshop.qlora import precision_args
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert precision_args(cpu, torch.float16) == {"bf16": False, "fp16": False, "use_cpu": True}
+    assert precision_args(cuda, torch.float16) == {"bf16": False, "fp16": True, "use_cpu": False}  # a T4
+    assert precision_args(cuda, torch.bfloat16) == {"bf16": True, "fp16": False, "use_cpu": False}  # Ampere+

@@ -16,8 +16,19 @@ def weights():
 def test_nf4_code_equals_bitsandbytes():
     ours, theirs = quant.nf4_code(), bnbf.get_4bit_type("nf4", device="cpu")
     assert ours.shape == (16,)
-    assert torch.allclose(ours, theirs, atol=1e-6)
+    assert (ours - theirs).abs().max() < 2e-7  # derived from normal quantiles: float rounding differs slightly
+    assert torch.equal(quant.NF4_TABLE, theirs)  # the published table quantizing uses: identical
     assert ours[7] == 0 and ours[0] == -1 and ours[-1] == 1
+
+
+def test_nf4_codes_equal_bitsandbytes_bit_for_bit_on_gpt2_shaped_weights():
+    """With levels 1.2e-7 off, 2 of these 10 seeds put one weight in another bucket (a 6e-3 error); not any more."""
+    for seed in range(10):
+        w = torch.randn(768, 2304, generator=torch.Generator().manual_seed(seed)) * 0.02  # GPT-2's c_attn shape
+        ours = quant.nf4_quantize(w, blocksize=64)
+        packed, state = bnbf.quantize_4bit(w, blocksize=64, quant_type="nf4")
+        assert torch.equal(ours.packed, packed.flatten()), seed
+        assert torch.equal(quant.nf4_dequantize(ours), bnbf.dequantize_4bit(packed, state)), seed
 
 
 def test_nf4_codes_and_values_match_bitsandbytes(weights):
