@@ -3,7 +3,7 @@
 The five Hub ids resolve to a local mirror (`llm_workshop.rehearsal.build_hub_mirror`, built once into the cache),
 the Hub data sets to stand-ins with their schema, and `LLM_WORKSHOP_REHEARSAL` tells `runtime.setup()` so. Every
 notebook runs with errors allowed; each failing cell is an outcome assertion (random weights may fail those) or a
-defect. Writes build/rehearsal.md and exits 1 on any defect.
+defect. Writes build/rehearsal.md (executed copies in build/rehearsal/) and exits 1 on any defect.
 
     python scripts/rehearse.py                    # CPU: depth cut to 2 layers, steps capped
     python scripts/rehearse.py --real-size --fp16  # GPU: real size, nothing capped, fp16 as a T4 computes
@@ -61,8 +61,11 @@ def rehearsal_env(args: argparse.Namespace, hf_home: Path) -> dict[str, str]:
     return env
 
 
-def run_notebook(path: Path, timeout: int) -> dict:
-    """Execute one notebook with errors allowed; return seconds, metrics and every failing cell, classified."""
+def run_notebook(path: Path, timeout: int, executed: Path | None = None) -> dict:
+    """Execute one notebook with errors allowed; return seconds, metrics and every failing cell, classified.
+
+    With `executed`, the notebook with its outputs is written there (e.g. to read 3.3's memory prediction).
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -105,6 +108,9 @@ def run_notebook(path: Path, timeout: int) -> dict:
             metrics = json.loads(output["text"].split(METRICS_TAG, 1)[1].splitlines()[0])
     if crash:
         failures.append({"cell": "-", "id": "", "class": DEFECT, "error": crash})
+    if executed is not None:
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, executed)
     return {"seconds": seconds, "metrics": metrics, "failures": failures}
 
 
@@ -166,11 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for path in notebooks:
         name = path.relative_to(ROOT).as_posix()
-        print(f"  {name} ...", end=" ", flush=True)
-        results[name] = run_notebook(path, args.cell_timeout)
+        print(f"  {name} ...", flush=True)
+        executed = args.out.parent / "rehearsal" / name  # the executed copy, outputs and all
+        results[name] = run_notebook(path, args.cell_timeout, executed)
         r = results[name]
         kinds = [f["class"] for f in r["failures"]]
-        print(f"{r['seconds']:.0f} s, {kinds.count('defect')} defect(s), {len(kinds) - kinds.count('defect')} outcome")
+        print(
+            f"  {name}: {r['seconds']:.0f} s, {kinds.count('defect')} defect(s), {len(kinds) - kinds.count('defect')} outcome"
+        )
     text = report(results, header + f" Load average at the end {os.getloadavg()[0]:.1f}.")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
