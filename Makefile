@@ -10,12 +10,17 @@ export MPLBACKEND ?= Agg
 
 setup: $(VENV)/.installed
 
-# torch goes in first: the pinned local CPU wheel where it exists, else the normal wheel.
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+# torch goes in first: the pinned local CPU wheel where it exists, else the normal wheel (TORCH_INDEX_URL names another
+# index, e.g. https://download.pytorch.org/whl/cpu). Everything else at the versions in constraints.txt, the set the
+# whole suite last passed with; `make setup CONSTRAINTS=` takes the newest that requirements*.txt allow instead.
+CONSTRAINTS ?= constraints.txt
+TORCH_INDEX_URL ?=
+TORCH_FROM = $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION) || $(PY) -m pip install --quiet torch
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION) $(TORCH_FROM) || $(PY) -m pip install --quiet torch $(TORCH_FROM)
+	$(PY) -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
@@ -24,6 +29,42 @@ run: setup
 
 test: setup
 	$(PY) -m pytest
+
+.PHONY: test-latest constraints test-colab
+
+# The newest release of everything requirements*.txt allow, constraints.txt ignored (.github/workflows/latest.yml
+# runs it weekly); torch stays as installed. If it passes, `make constraints` records what it passed with; if not,
+# the next `make setup` goes back to the tested versions.
+test-latest:
+	$(MAKE) --no-print-directory setup CONSTRAINTS=
+	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-installed.txt
+	$(PY) -m pip install --quiet --upgrade --upgrade-strategy eager -c $(VENV)/torch-installed.txt \
+		-r requirements.txt -r requirements-dev.txt
+	rm -f $(VENV)/.installed
+	$(PY) -m pip list
+	$(PY) -m pytest
+
+# Write the versions installed in .venv to constraints.txt (run it after `make test-latest` passed).
+constraints:
+	$(PY) scripts/freeze_constraints.py
+
+# The suite on Colab's versions, in its own venv and smoke-model cache: Colab's Python, pip and the course packages
+# it preinstalls (constraints-colab.txt, from scripts/colab_constraints.py), then exactly what the setup cell runs
+# (`pip install -e .`), then the test tools, which may not change anything the setup cell installed.
+COLAB_PYTHON ?= python3.13
+COLAB_VENV ?= .venv-colab
+COLAB_PY := $(COLAB_VENV)/bin/python
+test-colab:
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt pip
+	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt torch $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
+	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt $$($(COLAB_PY) scripts/colab_constraints.py --preinstalled)
+	$(COLAB_PY) -m pip install --quiet -e .
+	$(COLAB_PY) -m pip freeze --exclude-editable > $(COLAB_VENV)/after-setup-cell.txt
+	$(COLAB_PY) -m pip install --quiet -c $(COLAB_VENV)/after-setup-cell.txt -r requirements-dev.txt
+	$(COLAB_PY) -m pip list
+	LLM_WORKSHOP_CACHE=$(CURDIR)/build/cache-colab $(COLAB_PY) -m pytest
 
 lint: setup
 	$(PY) -m ruff format --check .
