@@ -48,9 +48,10 @@ test-latest:
 constraints:
 	$(PY) scripts/freeze_constraints.py
 
-# The suite on Colab's versions, in its own venv and smoke-model cache: Colab's Python, pip and the course packages
-# it preinstalls (constraints-colab.txt, from scripts/colab_constraints.py), then exactly what the setup cell runs
-# (`pip install -e .`), then the test tools, which may not change anything the setup cell installed.
+# The suite on Colab's versions, in its own venv and smoke-model cache: Colab's Python, pip, torch and every package
+# Colab preinstalls that the course's install touches (constraints-colab.txt, from scripts/colab_constraints.py),
+# then exactly what the setup cell runs (`pip install -e .`), then the test tools, which may not change anything
+# the setup cell installed.
 COLAB_PYTHON ?= python3.13
 COLAB_VENV ?= .venv-colab
 COLAB_PY := $(COLAB_VENV)/bin/python
@@ -59,7 +60,7 @@ test-colab:
 	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt pip
 	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt torch $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
-	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt $$($(COLAB_PY) scripts/colab_constraints.py --preinstalled)
+	$(COLAB_PY) scripts/colab_constraints.py --preinstall
 	$(COLAB_PY) -m pip install --quiet -e .
 	$(COLAB_PY) -m pip freeze --exclude-editable > $(COLAB_VENV)/after-setup-cell.txt
 	$(COLAB_PY) -m pip install --quiet -c $(COLAB_VENV)/after-setup-cell.txt -r requirements-dev.txt

@@ -3,13 +3,16 @@
     git clone --depth 1 https://github.com/googlecolab/backend-info build/backend-info
     python scripts/colab_constraints.py build/backend-info      # rewrites constraints-colab.txt
 
-`--preinstalled` prints the course requirements that Colab already has (what `make test-colab` installs at Colab's
-versions before the setup cell's `pip install -e .`), after checking that this interpreter is Colab's Python.
+`--preinstall` (run by `make test-colab` with the Colab venv's Python) installs, at Colab's versions, every package
+Colab has that the setup cell's `pip install -e .` would otherwise add, so that install then meets what it meets on
+Colab: it keeps what satisfies the course's requirements and upgrades the rest, exactly as there.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import re
 import subprocess
 import sys
@@ -79,25 +82,41 @@ def colab_python(path: Path = OUTPUT) -> str:
     return next(line.split()[-1] for line in path.read_text().splitlines() if line.startswith("# python:"))
 
 
-def preinstalled(path: Path = OUTPUT) -> list[str]:
-    """Names in requirements.txt that Colab already has: `pip install -e` keeps them unless a bound forces more."""
-    pinned = {normalize(PIN.match(line).group(1)) for line in path.read_text().splitlines() if PIN.match(line)}
-    names = [
-        re.split(r"[<>=!~;\s\[]", line, maxsplit=1)[0] for line in (ROOT / "requirements.txt").read_text().splitlines()
-    ]
-    return [name for name in names if name and not name.startswith("#") and normalize(name) in pinned]
+def pins(path: Path = OUTPUT) -> dict[str, str]:
+    """Normalized name -> version of every pin in a constraints file."""
+    matches = [PIN.match(line) for line in path.read_text().splitlines()]
+    return {normalize(m.group(1)): m.group(2) for m in matches if m}
+
+
+def to_preinstall(report: dict, colab: dict[str, str], installed: set[str]) -> list[str]:
+    """Packages a `pip install --report` would add that Colab already has and this environment lacks."""
+    names = {normalize(item["metadata"]["name"]) for item in report["install"]}
+    return sorted(name for name in names if name in colab and name not in installed)
+
+
+def preinstall() -> None:
+    """Install Colab's version of each package the course's install would add here, until nothing is left to add."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    while True:
+        dry_run = subprocess.run([*pip, "--dry-run", "--report", "-", "-e", str(ROOT)], check=True, capture_output=True)
+        installed = {normalize(dist.metadata["Name"]) for dist in importlib.metadata.distributions()}
+        names = to_preinstall(json.loads(dry_run.stdout), pins(), installed)
+        if not names:
+            return
+        print("preinstalled on Colab:", " ".join(f"{name}=={pins()[name]}" for name in names), flush=True)
+        subprocess.run([*pip, "-c", str(OUTPUT), *names], check=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", nargs="?", type=Path, help="a clone of github.com/googlecolab/backend-info")
-    parser.add_argument("--preinstalled", action="store_true", help="print the course packages Colab preinstalls")
+    parser.add_argument("--preinstall", action="store_true", help="install what Colab has that the course would add")
     args = parser.parse_args()
-    if args.preinstalled:
+    if args.preinstall:
         want, have = colab_python().rsplit(".", 1)[0], f"{sys.version_info.major}.{sys.version_info.minor}"
         if want != have:
             sys.exit(f"Colab runs Python {want} but this is Python {have}; create the venv with python{want}.")
-        print(" ".join(preinstalled()))
+        preinstall()
         return 0
     if args.source is None or not (args.source / ".git").exists() and not (args.source / "HEAD").exists():
         parser.error("give the path of a git clone of https://github.com/googlecolab/backend-info")

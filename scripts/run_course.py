@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # what Jupyter uses; figures become image/png outputs
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the colour codes of IPython tracebacks
+EXCEPTION_LINE = re.compile(
+    r"^[\w.]*(Error|Exception|Interrupt|Exit)\b"
+)  # "ValueError: ...", "...CellTimeoutError: ..."
 sys.path.insert(0, str(ROOT))
 
 
@@ -41,24 +44,30 @@ def count_figures(notebook: Path) -> int:
     return sum("image/png" in output.get("data", {}) for cell in cells for output in cell.get("outputs", []))
 
 
-def execute(notebook: Path, out_dir: Path) -> Run:
+def last_error(output: str) -> str:
+    """The last exception line of nbconvert's output (else its last line), without colour codes."""
+    lines = [line.strip() for line in ANSI_ESCAPE.sub("", output).splitlines() if line.strip()]
+    return next((line for line in reversed(lines) if EXCEPTION_LINE.match(line)), lines[-1] if lines else "failed")
+
+
+def execute(notebook: Path, out_dir: Path, timeout_s: int = 1800) -> Run:
     """Run one notebook with nbconvert into out_dir, with the inline matplotlib backend whatever MPLBACKEND says."""
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-        "--ExecutePreprocessor.timeout=1800", "--output-dir", str(out_dir), str(notebook),
+        f"--ExecutePreprocessor.timeout={timeout_s}", "--output-dir", str(out_dir), str(notebook),
     ]  # fmt: skip
     env = {**os.environ, "MPLBACKEND": INLINE_BACKEND}
     start = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=notebook.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )  # fmt: skip
-    output = ANSI_ESCAPE.sub("", process.stdout.read().decode(errors="replace"))
+    output = process.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     ok = os.waitstatus_to_exitcode(status) == 0
-    error = "" if ok else next((line for line in reversed(output.splitlines()) if line.strip()), "failed")
-    return Run(ok, seconds, usage.ru_maxrss / 1024, count_figures(out_dir / notebook.name), error.strip())
+    error = "" if ok else last_error(output)
+    return Run(ok, seconds, usage.ru_maxrss / 1024, count_figures(out_dir / notebook.name), error)
 
 
 def main() -> int:

@@ -67,11 +67,18 @@ def test_colab_constraints_from_a_backend_info_clone(tmp_path):
     ]
     assert "google-colab" in out.read_text() and "nvidia-cublas-cu12" in out.read_text()  # named as left out
     assert colab_constraints.colab_python(out) == "3.13.15"
-    assert set(colab_constraints.preinstalled(out)) == {"torch", "numpy", "scikit-learn"}
+    assert colab_constraints.pins(out) == {"numpy": "2.1.3", "scikit-learn": "1.6.1", "torch": "2.11.0"}
+
+
+def test_preinstall_takes_what_colab_has_and_this_environment_lacks():
+    report = {"install": [{"metadata": {"name": name}} for name in ("Scikit_Learn", "numpy", "trl", "llm_workshop")]}
+    colab = {"numpy": "2.1.3", "scikit-learn": "1.6.1", "torch": "2.11.0"}
+    assert colab_constraints.to_preinstall(report, colab, installed={"torch"}) == ["numpy", "scikit-learn"]
+    assert colab_constraints.to_preinstall(report, colab, installed={"numpy"}) == ["scikit-learn"]  # an upgrade
 
 
 def test_preinstalled_refuses_another_python(tmp_path, monkeypatch):
     monkeypatch.setattr(colab_constraints, "colab_python", lambda: "2.7.18")
-    monkeypatch.setattr(sys, "argv", ["colab_constraints.py", "--preinstalled"])
+    monkeypatch.setattr(sys, "argv", ["colab_constraints.py", "--preinstall"])
     with pytest.raises(SystemExit, match="Colab runs Python 2.7"):
         colab_constraints.main()

@@ -39,3 +39,10 @@ def test_failure_is_reported_without_colour_codes(tmp_path):
     assert not run.ok
     assert "ValueError" in run.error and "the dataset is empty" in run.error
     assert "\x1b" not in run.error and "[31m" not in run.error
+
+
+def test_timeout_is_reported_as_such(tmp_path):
+    notebook = write_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(120)")
+    run = run_course.execute(notebook, tmp_path / "out", timeout_s=2)
+    assert not run.ok
+    assert "CellTimeoutError" in run.error and "timed out" in run.error
