@@ -41,7 +41,7 @@ def constraints(source: Path) -> str:
     commit, day = git(source, "log", "-1", "--format=%H %cs").split()
     os_info = [line for line in git(source, "show", f"HEAD:{OS_INFO}").splitlines() if not line.startswith("#")]
     python = next(line.split()[1] for line in os_info if line.startswith("Python "))
-    pins, dropped_urls, dropped_labels, dropped_cuda = [], [], [], []
+    kept, dropped_urls, dropped_labels, dropped_cuda = [], [], [], []
     for line in git(source, "show", f"HEAD:{FREEZE}").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
@@ -55,7 +55,7 @@ def constraints(source: Path) -> str:
             continue
         if label:
             dropped_labels.append(f"{name}=={version}{label}")
-        pins.append(f"{name}=={version}")
+        kept.append(f"{name}=={version}")
     notes = [
         f"Source: https://github.com/googlecolab/backend-info {FREEZE} and {OS_INFO} at {commit[:7]} ({day}): "
         f"{os_info[0]}, Python {python}.",
@@ -74,7 +74,7 @@ def constraints(source: Path) -> str:
         for note in notes
     ]
     header.append(f"# python: {python}")
-    return "\n".join(header + sorted(pins, key=str.lower)) + "\n"
+    return "\n".join(header + sorted(kept, key=str.lower)) + "\n"
 
 
 def colab_python(path: Path = OUTPUT) -> str:
