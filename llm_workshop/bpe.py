@@ -241,7 +241,12 @@ class BPETokenizer:
 
 # --- exercise checks (they print a verdict and never raise) ---------------------------------------------------------
 
-_CHECK_TEXTS = ("low lower lowest newer newest wider", "ab ab ba ba", "aaaa aaa aa a", "the cat sat on the mat; the hat")
+_CHECK_TEXTS = (
+    "low lower lowest newer newest wider",
+    "ab ab ba ba",
+    "aaaa aaa aa a",
+    "the cat sat on the mat; the hat",
+)
 
 
 def _check_words(text: str) -> Words:

@@ -185,13 +185,20 @@ class SwiGLU(nn.Module):
 
 
 def rope_angles(
-    length: int, head_dim: int, theta: float = 10000.0, device: torch.device | str | None = None
+    length: int,
+    head_dim: int,
+    theta: float = 10000.0,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of the rotary angles p * theta^(-2i/d), shape (length, head_dim), each half repeated twice."""
+    """cos and sin of the rotary angles p * theta^(-2i/d), shape (length, head_dim), each half repeated twice.
+
+    Computed in fp32 by default, as transformers does; pass dtype=torch.float64 to see the exact rotation.
+    """
     if head_dim % 2:
         raise ValueError(f"rotary embeddings rotate pairs of dimensions: head_dim must be even, got {head_dim}")
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float, device=device) / head_dim))
-    angles = torch.arange(length, device=device).float()[:, None] * inv_freq
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=dtype, device=device) / head_dim))
+    angles = torch.arange(length, device=device).to(dtype)[:, None] * inv_freq
     angles = torch.cat([angles, angles], dim=-1)
     return angles.cos(), angles.sin()
 
