@@ -9,11 +9,13 @@ contain the merged pair. module_01/04 writes the readable version and checks thi
 from __future__ import annotations
 
 import heapq
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 import regex
+import tokenizers
 
 from llm_workshop.exercises import attempt, verdict
 
@@ -57,6 +59,20 @@ def most_frequent(counts: Counter[Pair]) -> Pair:
     return min(counts, key=lambda pair: (-counts[pair], pair))
 
 
+def _check_text(text: object, what: str) -> str:
+    """`text` if it is a str UTF-8 can encode; else a TypeError or ValueError saying what was expected."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} expects a str, got {type(text).__name__}; decode bytes to str first")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"the text holds a lone surrogate ({error.object[error.start : error.end]!r}) that UTF-8 cannot encode; "
+            "repair it first, e.g. text.encode('utf-8', 'replace').decode()"
+        ) from None
+    return text
+
+
 @lru_cache(maxsize=1)
 def bytes_to_unicode() -> dict[int, str]:
     """GPT-2's map from each byte to a printable character (a space becomes 'Ġ', a newline 'Ċ'), as `tokenizers` uses."""
@@ -79,9 +95,9 @@ class BPETokenizer:
     def __init__(self, pattern: str = GPT2_PATTERN) -> None:
         self.pattern = pattern
         self._regex = regex.compile(pattern)
-        self._reset([])
+        self._reset([], trained=False)
 
-    def _reset(self, merges: list[tuple[Pair, int]]) -> None:
+    def _reset(self, merges: list[tuple[Pair, int]], trained: bool = True) -> None:
         """Install merges given as ((left id, right id), new id); the vocabulary follows from them."""
         self.vocab: list[bytes] = [bytes([b]) for b in range(256)]
         self._ranks: dict[Pair, tuple[int, int]] = {}
@@ -90,7 +106,7 @@ class BPETokenizer:
                 self.vocab.append(self.vocab[a] + self.vocab[b])
             self._ranks.setdefault((a, b), (rank, new_id))
         self.merges: list[tuple[bytes, bytes]] = [(self.vocab[a], self.vocab[b]) for (a, b), _ in merges]
-        self._trained = bool(merges)
+        self._trained = trained
         self._piece_cache: dict[str, list[int]] = {}
 
     def __len__(self) -> int:
@@ -118,8 +134,7 @@ class BPETokenizer:
         Pair counts live in a dict, a heap finds the most frequent pair, and `where` remembers which words hold
         each pair, so a merge only re-counts the words it changes instead of the whole text.
         """
-        if not isinstance(text, str):
-            raise TypeError(f"train expects the training text as a str, got {type(text).__name__}")
+        _check_text(text, "train")
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
             raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
         if vocab_size < 256:
@@ -197,30 +212,25 @@ class BPETokenizer:
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`: pre-tokenize, then merge each piece's bytes in the order the merges were learned."""
         self._require_trained()
-        if not isinstance(text, str):
-            raise TypeError(f"encode expects a str, got {type(text).__name__}; decode bytes to str first")
-        try:
-            return [i for piece in self._regex.findall(text) for i in self._encode_piece(piece)]
-        except UnicodeEncodeError as error:
-            raise ValueError(
-                f"the text holds a lone surrogate ({error.object[error.start : error.end]!r}) that UTF-8 cannot encode; "
-                "fix the string (e.g. text.encode('utf-8', 'replace').decode()) before encoding"
-            ) from None
+        return [i for piece in self._regex.findall(_check_text(text, "encode")) for i in self._encode_piece(piece)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of `ids`: join the tokens' bytes and read them as UTF-8 (bytes that split a character become �)."""
         self._require_trained()
-        pieces = []
-        for i in ids:
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self.vocab):
-                raise ValueError(f"token ids must be ints in [0, {len(self.vocab)}), got {i!r}")
-            pieces.append(self.vocab[i])
-        return b"".join(pieces).decode("utf-8", errors="replace")
+        return b"".join(self.vocab[self._token_index(i)] for i in ids).decode("utf-8", errors="replace")
 
-    def to_tokenizers(self):
+    def _token_index(self, i: object) -> int:
+        """`i` as a valid token id (Python, NumPy or 0-d torch integers), or a ValueError."""
+        try:
+            index = operator.index(i)
+        except TypeError:
+            index = -1
+        if isinstance(i, bool) or not 0 <= index < len(self):
+            raise ValueError(f"token ids must be ints in [0, {len(self)}), got {i!r}")
+        return index
+
+    def to_tokenizers(self) -> tokenizers.Tokenizer:
         """The same tokenizer as a `tokenizers.Tokenizer` (BPE model, ByteLevel pre-tokenizer and decoder)."""
-        from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-
         self._require_trained()
         if self.pattern != GPT2_PATTERN:
             raise ValueError("only the GPT-2 pre-tokenizer pattern has a `tokenizers` equivalent (ByteLevel)")
@@ -229,13 +239,13 @@ class BPETokenizer:
         def text(token: bytes) -> str:
             return "".join(chars[b] for b in token)
 
-        model = models.BPE(
+        model = tokenizers.models.BPE(
             vocab={text(token): i for i, token in enumerate(self.vocab)},
             merges=[(text(a), text(b)) for a, b in self.merges],
         )
-        tokenizer = Tokenizer(model)
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-        tokenizer.decoder = decoders.ByteLevel()
+        tokenizer = tokenizers.Tokenizer(model)
+        tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        tokenizer.decoder = tokenizers.decoders.ByteLevel()
         return tokenizer
 
 

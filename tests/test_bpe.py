@@ -4,6 +4,7 @@ import json
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
@@ -143,14 +144,22 @@ def test_a_merge_that_recreates_a_token_reuses_its_id():
     assert tokenizer.encode("abc") == [258] and tokenizer.decode([258]) == "abc"
 
 
+def test_the_256_token_tokenizer_is_plain_utf8_bytes():
+    tokenizer = bpe.BPETokenizer().train("any text", 256)
+    assert tokenizer.merges == [] and tokenizer.encode("é!") == [0xC3, 0xA9, 0x21]
+    assert tokenizer.decode(np.array([0xC3, 0xA9, 0x21])) == "é!", "NumPy integers are token ids too"
+
+
 def test_bad_input_gets_one_clear_sentence(stories):
     fresh = bpe.BPETokenizer()
     with pytest.raises(ValueError, match="at least 256"):
         fresh.train("some text", 255)
     with pytest.raises(TypeError, match="vocab_size must be an int"):
         fresh.train("some text", 300.0)
-    with pytest.raises(TypeError, match="as a str"):
+    with pytest.raises(TypeError, match="train expects a str, got bytes"):
         fresh.train(b"bytes", 300)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        fresh.train("bad \udfff surrogate", 300)
     with pytest.raises(ValueError, match="more than this text allows"):
         fresh.train("ab ab abc", 1000)
     assert not fresh.merges, "a failed training leaves the tokenizer untouched"
@@ -165,6 +174,8 @@ def test_bad_input_gets_one_clear_sentence(stories):
         tokenizer.encode("bad \ud800 surrogate")
     with pytest.raises(ValueError, match=r"ints in \[0, 300\)"):
         tokenizer.decode([300])
+    with pytest.raises(ValueError, match=r"ints in \[0, 300\), got 'a'"):
+        tokenizer.decode(["a"])
     with pytest.raises(ValueError, match="keep the merge order"):
         bpe.BPETokenizer.from_merges([(b"ab", b"c")])
     with pytest.raises(ValueError, match="GPT-2 pre-tokenizer"):
