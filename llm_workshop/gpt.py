@@ -352,7 +352,8 @@ def _check_ids(input_ids: torch.Tensor, max_length: int | None = None) -> int:
         )
     length = input_ids.shape[1]
     if length == 0 or (max_length is not None and length > max_length):
-        raise ValueError(f"input_ids has {length} positions; this model reads 1 to {max_length or 'any number of'}")
+        most = f"1 to {max_length}" if max_length is not None else "at least 1"
+        raise ValueError(f"input_ids has {length} positions; this model reads {most}")
     return length
 
 
@@ -360,7 +361,14 @@ def _check_ids(input_ids: torch.Tensor, max_length: int | None = None) -> int:
 def greedy(
     model: nn.Module, input_ids: torch.Tensor, max_new_tokens: int, eos_token_id: int | None = None
 ) -> torch.Tensor:
-    """Greedy decoding without a cache: append the most likely next token, `max_new_tokens` times or until eos."""
+    """Greedy decoding without a cache: append the most likely next token, `max_new_tokens` times or until eos.
+
+    With `eos_token_id`, one prompt at a time (generate() pads rows that finish early; this loop does not).
+    """
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    if eos_token_id is not None and input_ids.shape[0] != 1:
+        raise ValueError(f"stopping at eos needs one prompt (batch size 1), got a batch of {input_ids.shape[0]}")
     ids = input_ids
     for _ in range(max_new_tokens):
         next_id = model(ids)[:, -1].argmax(dim=-1, keepdim=True)

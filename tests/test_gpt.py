@@ -271,6 +271,10 @@ def test_bad_input_gets_one_clear_sentence():
         ours(torch.tensor([1, 2, 3]))
     with pytest.raises(ValueError, match="reads 1 to 16"):
         ours(torch.zeros(1, 17, dtype=torch.long))
+    with pytest.raises(ValueError, match="one prompt"):
+        gpt.greedy(ours, torch.zeros(2, 3, dtype=torch.long), 4, eos_token_id=0)
+    with pytest.raises(ValueError, match="max_new_tokens must be at least 1"):
+        gpt.greedy(ours, torch.zeros(1, 3, dtype=torch.long), 0)
     with pytest.raises(ValueError, match="multiple of n_kv_heads"):
         gpt.GroupedQueryAttention(16, 4, 3, 4)
     with pytest.raises(ValueError, match="head_dim must be even"):
