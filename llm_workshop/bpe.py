@@ -300,19 +300,18 @@ def check_merge_step(fn: Callable[[Words, int], tuple[Pair, Words]]) -> bool:
         got, error = attempt(fn, dict(words), 256)
         if error:
             return verdict(False, error)
-        if not (isinstance(got, tuple) and len(got) == 2):
-            return verdict(False, "return a tuple (pair, new_words).")
-        got_pair, got_words = got
-        if tuple(got_pair) != pair:
-            if counts.get(tuple(got_pair)) == counts[pair]:
-                return verdict(False, f"{tuple(got_pair)} is tied with {pair}: break ties by the smallest pair.")
-            return verdict(
-                False, f"on {text!r} the most frequent pair is {pair} ({counts[pair]} times), not {tuple(got_pair)}."
-            )
         try:
-            got_words = {tuple(w): n for w, n in dict(got_words).items()}
+            got_pair, got_words = got
+            got_pair = tuple(int(i) for i in got_pair)
+            got_words = {tuple(word): n for word, n in dict(got_words).items()}
         except (TypeError, ValueError):
-            return verdict(False, "new_words must be a dict mapping each merged word (a tuple of ids) to its count.")
+            return verdict(False, "return a tuple (pair, new_words): the pair (a, b) and a dict {word tuple: count}.")
+        if got_pair != pair:
+            if counts.get(got_pair) == counts[pair]:
+                return verdict(False, f"{got_pair} is tied with {pair}: break ties by the smallest pair.")
+            return verdict(
+                False, f"on {text!r} the most frequent pair is {pair} ({counts[pair]} times), not {got_pair}."
+            )
         if got_words != expected:
             overlap = {tuple(_merge_right_to_left(w, pair, 256)): n for w, n in words.items()}
             if got_words == overlap:

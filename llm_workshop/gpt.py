@@ -401,6 +401,7 @@ def check_rms_norm(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tenso
             return verdict(False, error)
         if not isinstance(got, torch.Tensor) or got.shape != x.shape:
             return verdict(False, f"return a tensor of the input's shape {tuple(x.shape)}.")
+        got = got.detach().float()
         if torch.allclose(got, expected, atol=1e-5):
             continue
         centred = F.layer_norm(x, (16,), weight, eps=eps)
@@ -427,6 +428,7 @@ def check_block_forward(fn: Callable[[Block, torch.Tensor, torch.Tensor], torch.
             return verdict(False, error)
         if not isinstance(got, torch.Tensor) or got.shape != x.shape:
             return verdict(False, f"return a tensor of the input's shape {tuple(x.shape)}.")
+        got = got.float()
         if torch.allclose(got, expected, atol=1e-5):
             return verdict(True)
         attn = block.attn(block.ln_1(x), mask=mask)[0]

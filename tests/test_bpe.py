@@ -224,3 +224,11 @@ def test_check_merge_step(capsys):
     assert "left to right" in capsys.readouterr().out
     assert not bpe.check_merge_step(lambda words, new_id: None)
     assert not bpe.check_merge_step(lambda words, new_id: ((0, 0), words))
+
+
+@pytest.mark.parametrize(
+    "answer", [lambda w, n: (5, w), lambda w, n: ("ab", None), lambda w, n: ((1, 2), 7), lambda w, n: [1, 2]]
+)
+def test_check_merge_step_never_raises_on_malformed_answers(answer):
+    assert bpe.check_merge_step(answer) is False
+    assert bpe.check_count_pairs(lambda words: answer(words, 256)) is False

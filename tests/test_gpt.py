@@ -313,3 +313,13 @@ def test_check_block_forward(capsys):
     assert not gpt.check_block_forward(no_mask)
     assert "causal mask" in capsys.readouterr().out
     assert not gpt.check_block_forward(lambda block, x, mask: x)
+
+
+@pytest.mark.parametrize("answer", [lambda *a: "x", lambda *a: a[1].numpy(), lambda *a: torch.zeros(3)])
+def test_checks_never_raise_on_malformed_answers(answer):
+    assert gpt.check_rms_norm(answer) is False
+    assert gpt.check_block_forward(answer) is False
+
+
+def test_checks_accept_a_right_answer_in_float64():
+    assert gpt.check_rms_norm(lambda x, w, eps: (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w).double())
