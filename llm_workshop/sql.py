@@ -286,11 +286,12 @@ def execute_readonly(
             denied.append(f"the function {arg2}()")
             return sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_READ and allowed_tables is not None and arg1 not in allowed_tables:
-            denied.append(f"reading table {arg1} (not in the allow-list {sorted(allowed_tables)})")
+            denied.append(f"reading table {arg1}, which is not in the allow-list {sorted(allowed_tables)}")
             return sqlite3.SQLITE_DENY
         if action in _ALLOWED_ACTIONS:
             return sqlite3.SQLITE_OK
-        denied.append(_ACTION_NAMES.get(action, f"action {action}") + (f" {arg1}" if arg1 else ""))
+        name = _ACTION_NAMES.get(action, f"action {action}") + (f" {arg1}" if arg1 else "")
+        denied.append(f"{name}: the database is read-only")
         return sqlite3.SQLITE_DENY
 
     deadline = time.monotonic() + timeout_s
@@ -308,7 +309,7 @@ def execute_readonly(
             raise SQLSafetyError(f"only a single SQL statement is allowed ({error})") from error
         except sqlite3.DatabaseError as error:
             if denied:
-                raise SQLSafetyError(f"the sandbox is read-only and refused {denied[0]}") from error
+                raise SQLSafetyError(f"the sandbox refused {denied[0]}") from error
             if time.monotonic() > deadline and "interrupt" in str(error).lower():
                 raise SQLTimeoutError(f"the query ran longer than {timeout_s} s and was stopped") from error
             raise
