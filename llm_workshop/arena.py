@@ -121,7 +121,7 @@ def _fit(won: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
     """Newton's method on the Bradley–Terry log-likelihood in natural units, ratings kept at mean 0.
 
     With W[i, j] the points i took from j and N = W + W^T the games they played, the gradient for i is
-    sum_j (W[i, j] - N[i, j] p_ij) and the Hessian is the graph Laplacian of N p (1 - p).
+    sum_j (W[i, j] - N[i, j] p_ij) and minus the Hessian is the graph Laplacian of the weights N p (1 - p).
     """
     n = len(won)
     games = won + won.T
@@ -131,8 +131,8 @@ def _fit(won: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(theta[None, :] - theta[:, None]))  # p[i, j] = P(i beats j)
         grad = (won - games * p).sum(axis=1)
         weight = games * p * (1 - p)
-        hessian = np.diag(weight.sum(axis=1)) - weight
-        step = np.linalg.solve(hessian + flat, grad)
+        laplacian = np.diag(weight.sum(axis=1)) - weight
+        step = np.linalg.solve(laplacian + flat, grad)
         theta = theta + step
         theta -= theta.mean()
         if np.abs(step).max() * ELO_SCALE < tol:
@@ -160,7 +160,7 @@ def fit_bradley_terry(
     if not _connected(won):
         raise ValueError(_NO_MLE)
     theta = _fit(won, tol, max_iter)
-    return {name: anchor + ELO_SCALE * t for name, t in zip(names, theta)}
+    return {name: float(anchor + ELO_SCALE * t) for name, t in zip(names, theta)}
 
 
 def bootstrap_ratings(
