@@ -94,6 +94,8 @@ def paged_forward(model, cache: PagedKVCache, seqs: list, chunks: list[list[int]
 
 
 def _check(model, requests: list[Request], batch_size: int) -> None:
+    if model.config.model_type != "gpt2":
+        raise ValueError(f"the paged engine runs GPT-2-architecture models; got model_type {model.config.model_type!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     for i, request in enumerate(requests):

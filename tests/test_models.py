@@ -8,7 +8,9 @@ from llm_workshop import models
 
 
 def test_unknown_model_lists_known_names():
-    with pytest.raises(KeyError, match="known models: chat, distilbert, distilbert-squad, distilgpt2, gpt2, gpt2-medium, sentiment"):
+    with pytest.raises(
+        KeyError, match="known models: chat, distilbert, distilbert-squad, distilgpt2, gpt2, gpt2-medium, sentiment"
+    ):
         models.spec("gpt-5")
 
 

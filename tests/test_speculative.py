@@ -49,11 +49,12 @@ def test_greedy_equals_target_greedy_and_assisted_generation(pair, k):
 
 def test_a_useless_draft_changes_nothing_but_the_speed(pair):
     target, _, tokenizer = pair
+    torch.manual_seed(0)
     stranger = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=1, n_head=2)).eval()
-    ids = tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"]
-    out, stats = speculative.speculative_generate(target, stranger, ids, NEW, k=4)
-    assert torch.equal(out, decoding.generate(target, ids, NEW))
-    assert stats.acceptance_rate < 0.2 and stats.target_calls_saved < NEW // 4
+    for prompt in PROMPTS:
+        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+        out, _ = speculative.speculative_generate(target, stranger, ids, NEW, k=4)
+        assert torch.equal(out, decoding.generate(target, ids, NEW))
 
 
 @pytest.mark.parametrize("k", [1, 3, 7])
