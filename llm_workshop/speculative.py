@@ -17,13 +17,12 @@ from llm_workshop.exercises import attempt, verdict
 
 @dataclass
 class SpeculativeStats:
-    """What one speculative run did: tokens drafted and accepted, forward passes of each model."""
+    """What one speculative run did: tokens drafted (one draft forward pass each) and accepted, target passes."""
 
     new_tokens: int = 0
     drafted: int = 0
     accepted: int = 0
     target_calls: int = 0
-    draft_calls: int = 0
 
     @property
     def acceptance_rate(self) -> float:
@@ -186,7 +185,6 @@ def speculative_generate(
             new = verify_greedy(target_logits, drafted)
         stats.drafted += n_draft
         stats.accepted += len(new) - 1  # every token but the last one is a kept draft
-        stats.draft_calls += n_draft
         if eos_token_id is not None and eos_token_id in new:
             new = new[: new.index(eos_token_id) + 1]
         stats.target_calls += 1
