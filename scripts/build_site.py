@@ -63,9 +63,8 @@ def page_notebook(page: CourseNotebook, repo: str) -> nbformat.NotebookNode:
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace(COLAB_BADGE, f"../{LOCAL_BADGE}")
-        if is_solution(cell):
-            cell.metadata.setdefault("tags", [])
-            cell.metadata.tags = [*cell.metadata.tags, "hide-input"]
+        if is_solution(cell):  # MyST-NB shows its code folded under "Show code cell source", as Jupyter does
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), "hide-input"]
     notebook.cells.insert(1, nbformat.v4.new_markdown_cell(status_note(page, repo)))
     return notebook
 
@@ -113,8 +112,9 @@ def main() -> int:
     shutil.rmtree(SITE, ignore_errors=True)
     doctrees = BUILD / "site-doctrees"
     shutil.rmtree(doctrees, ignore_errors=True)
-    code = build_main(["-b", "html", "-q", "-W", "--keep-going", "-c", str(ROOT / "website"), "-d", str(doctrees)]
-                      + [str(STAGE), str(SITE)])  # fmt: skip
+    # -W: a Sphinx warning (a broken reference, an unreadable cell) fails the build instead of shipping a broken page.
+    options = ["-b", "html", "-q", "-W", "--keep-going", "-c", str(ROOT / "website"), "-d", str(doctrees)]
+    code = build_main([*options, str(STAGE), str(SITE)])
     if code:
         return code
     mathjax_files(SITE / "_static" / "mathjax")
