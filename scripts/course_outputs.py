@@ -87,7 +87,7 @@ def load(
         error = row_status.removeprefix("FAILED:").strip() or "no error line"
         status, detail = "failed", f"it failed when {RUN_COMMAND} executed it: {error}"
     elif path not in rows or not executed.is_file():
-        status, detail = "not run", f"it has not been executed since it was added; run {RUN_COMMAND}"
+        status, detail = "not run", f"the last {RUN_COMMAND} did not execute it; run {RUN_COMMAND}"
     else:
         status, detail = "ok", ""
     current = nbformat.read(source, as_version=4)

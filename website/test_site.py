@@ -179,6 +179,8 @@ def test_every_notebook_has_a_page_and_the_sidebar_follows_the_course(browser, s
     table = page.evaluate("() => [...document.querySelectorAll('table a.reference.internal')].map(a => a.href)")
     assert len(table) == len(PAGES), "the home page's course table should link every notebook page"
     page.screenshot(path=SCREENSHOTS / "site-home.png")
+    page.locator("table").first.evaluate("table => table.scrollIntoView({block: 'start'})")
+    page.screenshot(path=SCREENSHOTS / "site-home-table.png")
     page.close()
 
 
