@@ -205,6 +205,7 @@ def test_notebook_page_shows_its_run(browser, server, course):
     if any(MATH.search(c.source) for c in course.notebook.cells if c.cell_type == "markdown"):
         assert page.locator("mjx-container").count() > 0, f"{course.path}: formulas were not typeset"
     if course is SHOWCASE:
+        status.evaluate("note => note.scrollIntoView({block: 'center'})")
         page.screenshot(path=SCREENSHOTS / "site-page.png")
         page.locator(".cell_output img").first.scroll_into_view_if_needed()
         page.screenshot(path=SCREENSHOTS / "site-page-figure.png")
