@@ -195,6 +195,21 @@ def activation_memory_gb(config, batch_size: int, seq_len: int, checkpointing: s
     return layers * per_layer / GB
 
 
+def kv_cache_bytes(config, batch_size: int, seq_len: int, bits: int = 16) -> int:
+    """Bytes of the KV cache after `seq_len` tokens: 2 (keys, values) x layers x KV heads x head_dim x tokens x bytes.
+
+    Grouped-query attention (Llama 2 70B, Llama 3, Qwen2) keeps `num_key_value_heads` heads instead of one per query
+    head, which divides the cache by num_attention_heads / num_key_value_heads (7x for Qwen2.5-0.5B: 14 / 2).
+    """
+    b, s = _positive_int("batch_size", batch_size), _positive_int("seq_len", seq_len)
+    if bits not in BITS or isinstance(bits, bool):
+        raise ValueError(f"bits must be one of {BITS} (int4, int8, fp16/bf16, fp32), got {bits!r}")
+    d, layers, heads = _shape(config)
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or d // heads
+    return 2 * layers * kv_heads * head_dim * s * b * bits // 8
+
+
 # --- compute, time and money -------------------------------------------------------------------
 
 

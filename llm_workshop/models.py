@@ -259,6 +259,36 @@ def build_smoke_sentiment(out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
+def _smoke_gpt2_config(tokenizer: PreTrainedTokenizerFast, n_layer: int, n_embd: int, n_head: int) -> GPT2Config:
+    """A GPT-2 config of the given depth and width with the smoke tokenizer and 256 positions."""
+    return GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=256,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+
+
+def build_smoke_gpt2_medium(out: Path) -> None:
+    """The speculative-decoding target in the smoke tier: the smoke `gpt2` itself (0.7M parameters), copied, not rebuilt."""
+    shutil.copytree(smoke_path("gpt2"), out, dirs_exist_ok=True)
+
+
+def build_smoke_distilgpt2(out: Path) -> None:
+    """The draft: a GPT-2 (1 layer, 64 wide, ~0.2M parameters) distilled from the smoke `gpt2-medium` on the same news."""
+    from llm_workshop.distill import train_student
+
+    torch.manual_seed(0)
+    teacher, tokenizer = load("gpt2-medium", "smoke")
+    student = AutoModelForCausalLM.from_config(_smoke_gpt2_config(tokenizer, n_layer=1, n_embd=64, n_head=2))
+    train_student(student, tokenizer, news_text(), steps=300, teacher=teacher, temperature=2.0)
+    student.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A logical model: its full-tier Hub id and how to build its smoke-tier stand-in."""
@@ -281,6 +311,12 @@ REGISTRY: dict[str, ModelSpec] = {
     "chat": ModelSpec("Qwen/Qwen2.5-0.5B-Instruct", build_smoke_chat, "Qwen2.5-0.5B-Instruct, a small open chat model"),
     "sentiment": ModelSpec(
         "lvwerra/distilbert-imdb", build_smoke_sentiment, "DistilBERT fine-tuned on IMDB sentiment, a reward model"
+    ),
+    "gpt2-medium": ModelSpec(
+        "gpt2-medium", build_smoke_gpt2_medium, "GPT-2 medium (355M), the target model of speculative decoding"
+    ),
+    "distilgpt2": ModelSpec(
+        "distilgpt2", build_smoke_distilgpt2, "DistilGPT-2 (82M), GPT-2's distilled student: a draft for gpt2-medium"
     ),
 }
 

@@ -297,3 +297,27 @@ def test_activation_formula_matches_what_autograd_saves():
             hidden = block(hidden)
     predicted = estimate.activation_memory_gb(config, 2, 128) * estimate.GB
     assert sum(saved.values()) == pytest.approx(predicted, rel=0.15)
+
+
+@pytest.mark.parametrize("name", ["gpt2-untied-n_inner", "llama-gqa-biases-tied", "qwen3-head_dim", "qwen2.5-0.5B"])
+def test_kv_cache_bytes_equals_the_cache_transformers_fills(name):
+    """Measured on the meta device: transformers runs the forward pass on shapes and fills its cache with them."""
+    config = CONFIGS[name]
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+        cache = model(input_ids=torch.zeros(3, 17, dtype=torch.long), use_cache=True).past_key_values
+    measured = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers)
+    assert estimate.kv_cache_bytes(config, batch_size=3, seq_len=17, bits=16) == measured
+
+
+def test_kv_cache_bytes_gqa_saving_and_bad_input():
+    mha = Qwen2Config(**{**QWEN25_05B.to_dict(), "num_key_value_heads": 14})
+    assert estimate.kv_cache_bytes(mha, 1, 4096) == 7 * estimate.kv_cache_bytes(QWEN25_05B, 1, 4096)
+    # Llama 2 7B in fp16 at 4,096 tokens: 2 x 32 layers x 4,096 dims x 2 bytes = 0.5 MiB per token, 2 GiB in all
+    assert estimate.kv_cache_bytes(LLAMA2_7B, 1, 4096) == 2 * 2**30
+    with pytest.raises(ValueError, match="seq_len must be a positive integer"):
+        estimate.kv_cache_bytes(QWEN25_05B, 1, 0)
+    with pytest.raises(ValueError, match="bits must be one of"):
+        estimate.kv_cache_bytes(QWEN25_05B, 1, 8, bits=3)
+    with pytest.raises(ValueError, match="GPT-2 or Llama-style"):
+        estimate.kv_cache_bytes(BertConfig(), 1, 8)

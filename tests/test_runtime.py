@@ -6,6 +6,7 @@ from llm_workshop import runtime
 
 def test_smoke_tier_from_environment(monkeypatch, capsys):
     monkeypatch.setenv("LLM_WORKSHOP_TIER", "smoke")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     rt = runtime.setup(seed=3)
     assert rt.tier == "smoke" and rt.smoke and rt.offline
     assert rt.device.type == "cpu" and rt.dtype == torch.float32
@@ -46,6 +47,17 @@ def test_full_tier_without_gpu_says_what_to_do(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(runtime.GPUUnavailableError, match="Change runtime type.*LLM_WORKSHOP_TIER=smoke"):
         runtime.setup(requires_gpu=True)
+
+
+def test_a_t4_gets_cuda_and_fp16(monkeypatch, capsys):
+    monkeypatch.setenv("LLM_WORKSHOP_TIER", "smoke")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: None)
+    rt = runtime.setup()
+    assert rt.device.type == "cuda" and rt.dtype == torch.float16
+    assert "device=cuda (Tesla T4), dtype=float16" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("capability", "dtype"), [((7, 5), torch.float16), ((8, 0), torch.bfloat16)])
