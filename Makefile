@@ -1,4 +1,4 @@
-# make setup | run | test | lint | format | check-env | slides | badges
+# make setup | run | test | lint | format | check-env | slides | site | site-test | badges
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,7 +6,7 @@ TORCH_VERSION ?= 2.13.0
 export LLM_WORKSHOP_CACHE ?= $(CURDIR)/build/cache
 export MPLBACKEND ?= Agg
 
-.PHONY: setup run test lint format badges check-env slides
+.PHONY: setup run test lint format badges check-env slides site site-test
 
 setup: $(VENV)/.installed
 
@@ -81,5 +81,18 @@ badges: setup
 check-env: setup
 	$(PY) scripts/check_env.py
 
-slides: setup
+# Slides and website from the notebooks as `make run` executed them (it runs first when build/ has no run).
+# reveal.js and MathJax come from npm (versions locked in website/package-lock.json) and are copied into the build.
+website/node_modules/.installed: website/package.json website/package-lock.json
+	npm ci --prefix website --no-audit --no-fund
+	touch $@
+
+slides: setup website/node_modules/.installed
 	$(PY) scripts/make_slides.py
+
+site: slides
+	$(PY) scripts/build_site.py
+
+# Every page of the site and every deck in headless Chromium (Debian's chromium package; .ci/run installs it).
+site-test: site
+	$(PY) -m pytest -o addopts="" -p no:cacheprovider website/test_site.py
