@@ -232,24 +232,28 @@ def test_sentiment_reward_model_grades_like_the_lexicon():
     assert rewards.pair_accuracy(model, tokenizer, preferences.generated_pairs(100, seed=99)) > 0.95
 
 
+def trl_settings(tmp_path, **settings) -> dict:
+    """What the TRL configs here share: an fp32 CPU run on short sequences, quiet, nothing saved."""
+    return dict(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=16,
+        learning_rate=1e-3,
+        max_length=64,
+        gradient_checkpointing=False,
+        save_strategy="no",
+        disable_tqdm=True,
+        **runtime.trainer_args(CPU),
+        **settings,
+    )
+
+
 def test_reward_trainer_learns_the_preference(tmp_path):
     from trl import RewardConfig, RewardTrainer
 
     pairs = preferences.generated_pairs(240, seed=0)
     path = models.model_path("distilbert", "smoke")
     tokenizer = AutoTokenizer.from_pretrained(path)
-    args = RewardConfig(
-        output_dir=str(tmp_path),
-        num_train_epochs=1,
-        per_device_train_batch_size=16,
-        learning_rate=1e-3,
-        max_length=64,
-        eos_token=tokenizer.sep_token,
-        gradient_checkpointing=False,
-        save_strategy="no",
-        disable_tqdm=True,
-        **runtime.trainer_args(CPU),
-    )
+    args = RewardConfig(**trl_settings(tmp_path, num_train_epochs=1, eos_token=tokenizer.sep_token))
     trainer = RewardTrainer(
         model=path, args=args, train_dataset=Dataset.from_list(pairs[:200]), processing_class=tokenizer
     )
@@ -266,18 +270,7 @@ def test_dpo_raises_the_heldout_margin(sft, tmp_path):
     pairs = preferences.generated_pairs(200, seed=5)
     policy = copy.deepcopy(base)
     before = rewards.preference_margin(policy, tokenizer, pairs[160:])
-    args = DPOConfig(
-        output_dir=str(tmp_path),
-        max_steps=10,
-        per_device_train_batch_size=16,
-        learning_rate=1e-3,
-        beta=0.1,
-        max_length=64,
-        gradient_checkpointing=False,
-        save_strategy="no",
-        disable_tqdm=True,
-        **runtime.trainer_args(CPU),
-    )
+    args = DPOConfig(**trl_settings(tmp_path, max_steps=10, beta=0.1))
     trainer = DPOTrainer(
         model=policy,
         ref_model=copy.deepcopy(base),
