@@ -254,6 +254,7 @@ def ppo_train(
     rng = random.Random(config.seed)
     value_head = ValueHead(policy.config.get_text_config().hidden_size).to(next(policy.parameters()).device)
     optimizer = torch.optim.Adam(trainable + list(value_head.parameters()), lr=config.learning_rate)
+    optimizer.zero_grad()  # no gradients left over from earlier training; each update then zeroes its own
     logs = []
     steps = tqdm(range(config.steps), desc=f"PPO (kl_coef={config.kl_coef})", disable=not progress)
     for step in steps:
@@ -271,15 +272,15 @@ def ppo_train(
         for _ in range(config.ppo_epochs):
             order = torch.randperm(config.batch_size)
             for start in range(0, config.batch_size, config.minibatch_size):
-                i = order[start : start + config.minibatch_size]
+                idx = order[start : start + config.minibatch_size]
                 logprobs, values = _forward(
-                    policy, ids[i], attention[i], roll.prompt_len, config.temperature, value_head
+                    policy, ids[idx], attention[idx], roll.prompt_len, config.temperature, value_head
                 )
-                pg = policy_loss(logprobs, roll.logprobs[i], advantages[i], mask[i], config.clip_range)
-                vf = value_loss(values, old_values[i], returns[i], mask[i], config.clip_range_value)
+                pg = policy_loss(logprobs, roll.logprobs[idx], advantages[idx], mask[idx], config.clip_range)
+                vf = value_loss(values, old_values[idx], returns[idx], mask[idx], config.clip_range_value)
                 training.step(optimizer, pg + config.vf_coef * vf, config.max_grad_norm)
-                clipped = (torch.exp(logprobs.detach() - roll.logprobs[i]) - 1).abs() > config.clip_range
-                stats.append((pg.item(), vf.item(), masked_mean(clipped.float(), mask[i]).item()))
+                clipped = (torch.exp(logprobs.detach() - roll.logprobs[idx]) - 1).abs() > config.clip_range
+                stats.append((pg.item(), vf.item(), masked_mean(clipped.float(), mask[idx]).item()))
         mean_pg, mean_vf, clip_fraction = (sum(column) / len(stats) for column in zip(*stats))
         logs.append(
             {
