@@ -107,7 +107,7 @@ class ValueHead(nn.Module):
         return self.linear(hidden).squeeze(-1)
 
 
-# --- sampling ------------------------------------------------------------------------------------
+# --- settings and sampling ---------------------------------------------------------------------
 
 
 @dataclass
