@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Collection
 from pathlib import Path
 
-from llm_workshop.exercises import verdict
+from llm_workshop.exercises import attempt, verdict
 
 # --- the database --------------------------------------------------------------------------
 
@@ -379,12 +379,9 @@ _EXERCISE_GOLD = (
 def check_sql_exercise(sql: str, db_path: str | Path) -> bool:
     """Run the learner's query for `EXERCISE_QUESTION` in the sandbox and compare its rows with the gold answer."""
     gold = execute_readonly(db_path, _EXERCISE_GOLD)
-    try:
-        rows = execute_readonly(db_path, sql)
-    except (SQLSafetyError, SQLTimeoutError) as error:
-        return verdict(False, f"The sandbox refused it: {error}.")
-    except sqlite3.Error as error:
-        return verdict(False, f"SQLite could not run it: {error}.")
+    rows, error = attempt(execute_readonly, db_path, sql)
+    if error:
+        return verdict(False, f"The sandbox refused it or SQLite could not run it: {error}.")
     if len(rows) != len(gold):
         return verdict(False, f"Expected {len(gold)} row(s), got {len(rows)}; one number is the answer.")
     value = rows[0][0] if rows and rows[0] else None
