@@ -1,4 +1,4 @@
-# make setup | run | test | rehearse | lint | format | check-env | slides | badges
+# make setup | run | test | rehearse | lint | format | check-env | slides | site | site-test | badges
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,16 +6,21 @@ TORCH_VERSION ?= 2.13.0
 export LLM_WORKSHOP_CACHE ?= $(CURDIR)/build/cache
 export MPLBACKEND ?= Agg
 
-.PHONY: setup run test rehearse lint format badges check-env slides
+.PHONY: setup run test rehearse lint format badges check-env slides site site-test
 
 setup: $(VENV)/.installed
 
-# torch goes in first: the pinned local CPU wheel where it exists, else the normal wheel.
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+# torch goes in first: the pinned local CPU wheel where it exists, else the normal wheel (TORCH_INDEX_URL names another
+# index, e.g. https://download.pytorch.org/whl/cpu). Everything else at the versions in constraints.txt, the set the
+# whole suite last passed with; `make setup CONSTRAINTS=` takes the newest that requirements*.txt allow instead.
+CONSTRAINTS ?= constraints.txt
+TORCH_INDEX_URL ?=
+TORCH_FROM = $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION) || $(PY) -m pip install --quiet torch
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION) $(TORCH_FROM) || $(PY) -m pip install --quiet torch $(TORCH_FROM)
+	$(PY) -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
@@ -29,6 +34,43 @@ test: setup
 # On a GPU: $(PY) scripts/rehearse.py --real-size --fp16 (real size, as a T4 computes).
 rehearse: setup
 	$(PY) scripts/rehearse.py
+
+.PHONY: test-latest constraints test-colab
+
+# The newest release of everything requirements*.txt allow, constraints.txt ignored (.github/workflows/latest.yml
+# runs it weekly); torch stays as installed. If it passes, `make constraints` records what it passed with; if not,
+# the next `make setup` goes back to the tested versions.
+test-latest:
+	$(MAKE) --no-print-directory setup CONSTRAINTS=
+	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/torch-installed.txt
+	$(PY) -m pip install --quiet --upgrade --upgrade-strategy eager -c $(VENV)/torch-installed.txt \
+		-r requirements.txt -r requirements-dev.txt
+	rm -f $(VENV)/.installed
+	$(PY) -m pip list
+	$(PY) -m pytest
+
+# Write the versions installed in .venv to constraints.txt (run it after `make test-latest` passed).
+constraints:
+	$(PY) scripts/freeze_constraints.py
+
+# The suite on Colab's versions, in its own venv and smoke-model cache: Colab's Python, pip, torch and every package
+# Colab preinstalls that the course's install touches (constraints-colab.txt, from scripts/colab_constraints.py),
+# then exactly what the setup cell runs (`pip install -e .`), then the test tools, which may not change anything
+# the setup cell installed.
+COLAB_PYTHON ?= python3.13
+COLAB_VENV ?= .venv-colab
+COLAB_PY := $(COLAB_VENV)/bin/python
+test-colab:
+	rm -rf $(COLAB_VENV)
+	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt pip
+	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt torch $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
+	$(COLAB_PY) scripts/colab_constraints.py --preinstall
+	$(COLAB_PY) -m pip install --quiet -e .
+	$(COLAB_PY) -m pip freeze --exclude-editable > $(COLAB_VENV)/after-setup-cell.txt
+	$(COLAB_PY) -m pip install --quiet -c $(COLAB_VENV)/after-setup-cell.txt -r requirements-dev.txt
+	$(COLAB_PY) -m pip list
+	LLM_WORKSHOP_CACHE=$(CURDIR)/build/cache-colab $(COLAB_PY) -m pytest
 
 lint: setup
 	$(PY) -m ruff format --check .
@@ -44,5 +86,18 @@ badges: setup
 check-env: setup
 	$(PY) scripts/check_env.py
 
-slides: setup
+# Slides and website from the notebooks as `make run` executed them (it runs first when build/ has no run).
+# reveal.js and MathJax come from npm (versions locked in website/package-lock.json) and are copied into the build.
+website/node_modules/.installed: website/package.json website/package-lock.json
+	npm ci --prefix website --no-audit --no-fund
+	touch $@
+
+slides: setup website/node_modules/.installed
 	$(PY) scripts/make_slides.py
+
+site: slides
+	$(PY) scripts/build_site.py
+
+# Every page of the site and every deck in headless Chromium (Debian's chromium package; .ci/run installs it).
+site-test: site
+	$(PY) -m pytest -o addopts="" -p no:cacheprovider website/test_site.py

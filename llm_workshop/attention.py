@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from llm_workshop.exercises import verdict
+from llm_workshop.exercises import attempt, verdict
 
 
 def causal_mask(n: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -114,15 +114,14 @@ def sinusoidal_positional_encoding(max_len: int, d_model: int, base: float = 100
 
 def check_causal_mask(fn: Callable[[int], torch.Tensor]) -> bool:
     """Exercise check: `fn(n)` must return an (n, n) boolean mask, True on and below the diagonal."""
-    try:
-        for n in (1, 2, 5, 9):
-            got = fn(n)
-            if not isinstance(got, torch.Tensor) or got.shape != (n, n):
-                return verdict(False, f"for n={n} return a torch.Tensor of shape ({n}, {n}).")
-            if got.dtype != torch.bool:
-                return verdict(False, "return a boolean tensor (True = may attend); try `.bool()` or torch.tril.")
-            if not torch.equal(got, causal_mask(n)):
-                return verdict(False, "query i may attend to keys 0..i only: True on and below the diagonal.")
-    except Exception as error:  # a learner's half-written function should get a hint, not a stack trace
-        return verdict(False, f"calling your function raised {error.__class__.__name__}: {error}")
+    for n in (1, 2, 5, 9):
+        got, error = attempt(fn, n)
+        if error:
+            return verdict(False, error)
+        if not isinstance(got, torch.Tensor) or got.shape != (n, n):
+            return verdict(False, f"for n={n} return a torch.Tensor of shape ({n}, {n}).")
+        if got.dtype != torch.bool:
+            return verdict(False, "return a boolean tensor (True = may attend); try `.bool()` or torch.tril.")
+        if not torch.equal(got, causal_mask(n)):
+            return verdict(False, "query i may attend to keys 0..i only: True on and below the diagonal.")
     return verdict(True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
-from llm_workshop.exercises import verdict
+from llm_workshop.exercises import attempt, verdict
 
 STRATEGIES = ("greedy", "sample", "beam")
 
@@ -260,10 +260,9 @@ def check_top_k_filter(fn) -> bool:
     cases = [(torch.randn(3, 50, generator=generator), k) for k in (1, 5, 50)]
     cases.append((torch.tensor([[2.0, 1.0, 0.5, -1.0, 3.0]]), 2))
     for logits, k in cases:
-        try:
-            got = fn(logits.clone(), k)
-        except Exception as error:  # the learner's code may fail in any way; report it, never raise
-            return verdict(False, f"your function raised {error.__class__.__name__}: {error}")
+        got, error = attempt(fn, logits.clone(), k)
+        if error:
+            return verdict(False, error)
         expected = top_k_filter(logits, k)
         if not isinstance(got, torch.Tensor) or got.shape != logits.shape:
             return verdict(False, "return a tensor with the same shape as the logits")
@@ -278,10 +277,9 @@ def check_top_k_filter(fn) -> bool:
 def check_greedy_generate(fn, model, input_ids: torch.Tensor, max_new_tokens: int = 8) -> bool:
     """Exercise check: `fn(model, input_ids, max_new_tokens)` must return the prompt plus the greedy continuation."""
     expected = generate(model, input_ids, max_new_tokens, use_cache=False)
-    try:
-        got = fn(model, input_ids, max_new_tokens)
-    except Exception as error:  # the learner's code may fail in any way; report it, never raise
-        return verdict(False, f"your function raised {error.__class__.__name__}: {error}")
+    got, error = attempt(fn, model, input_ids, max_new_tokens)
+    if error:
+        return verdict(False, error)
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
         shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
         return verdict(False, f"expected a tensor of shape {tuple(expected.shape)} (prompt + new tokens), got {shape}")

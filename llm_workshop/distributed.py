@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from llm_workshop.exercises import verdict
+from llm_workshop.exercises import attempt, verdict
 
 
 def allreduce_mean(grads_per_rank: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -24,10 +24,9 @@ def check_allreduce_mean(fn: Callable[[list[dict[str, torch.Tensor]]], dict[str,
     generator = torch.Generator().manual_seed(0)
     ranks = [{"w": torch.randn(3, 2, generator=generator), "b": torch.randn(2, generator=generator)} for _ in range(3)]
     expected = allreduce_mean(ranks)
-    try:
-        answer = fn([{k: v.clone() for k, v in r.items()} for r in ranks])
-    except Exception as error:  # a learner's bug is reported, not raised
-        return verdict(False, f"your function raised {error.__class__.__name__}: {error}")
+    answer, error = attempt(fn, [{k: v.clone() for k, v in r.items()} for r in ranks])
+    if error:
+        return verdict(False, error)
     ok = isinstance(answer, dict) and answer.keys() == expected.keys()
     ok = ok and all(torch.allclose(answer[k], expected[k], atol=1e-6) for k in expected)
     return verdict(ok, "each rank's gradient should become the mean of that gradient over all ranks.")

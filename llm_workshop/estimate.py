@@ -1,16 +1,23 @@
-"""Back-of-envelope calculators for LLMs: parameters, memory, FLOPs, GPU-hours, cost and Chinchilla scaling.
+"""Back-of-envelope calculators for LLMs: parameters, memory, FLOPs, GPU-hours, cost and Chinchilla scaling,
+and what they are checked against: figures published in papers, and the activations autograd really saves.
 
 Units: a GB here is 10**9 bytes (decimal, as GPU vendors, the ZeRO paper and the course notes count;
 1 GiB = 2**30 bytes is 7% more). FLOPs are floating-point operations (a multiply-add counts as two).
-Every function takes positive numbers only and raises `ValueError` otherwise.
+Every calculator takes positive numbers only and raises `ValueError` otherwise.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from numbers import Real
 
-from llm_workshop.exercises import verdict
+import torch
+from torch import nn
+
+from llm_workshop.exercises import attempt, verdict
 
 GB = 1e9  # bytes in a (decimal) gigabyte
 SECONDS_PER_DAY = 86_400
@@ -27,12 +34,23 @@ CHINCHILLA_TOKENS_PER_PARAM = 20
 
 LLAMA_STYLE = ("llama", "mistral", "qwen2", "qwen3")
 
+# Rajbhandari et al. 2020 (ZeRO), Figure 1: GB of model states per GPU for 7.5B parameters on 64 GPUs with
+# mixed-precision Adam (K = 12), by ZeRO stage, as printed in the paper.
+ZERO_PAPER = {"n_params": 7.5e9, "n_gpus": 64, "gb_per_gpu": {0: "120", 1: "31.4", 2: "16.6", 3: "1.9"}}
+
 
 def _positive(name: str, value: object) -> float:
     """`value` as a float if it is a finite real number > 0; otherwise a ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
+
+
+def rounds_to(value: float, printed: str) -> bool:
+    """True when `value` agrees with a published figure to every digit printed, i.e. within half a unit of its
+    last digit ("31.4" accepts 31.35 to 31.45): the tolerance rule for reproducing a number from a paper."""
+    figure = Decimal(printed)
+    return abs(Decimal(value) - figure) <= Decimal(5).scaleb(figure.as_tuple().exponent - 1)
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -195,6 +213,38 @@ def activation_memory_gb(config, batch_size: int, seq_len: int, checkpointing: s
     return layers * per_layer / GB
 
 
+def kv_cache_bytes(config, batch_size: int, seq_len: int, bits: int = 16) -> int:
+    """Bytes of the KV cache after `seq_len` tokens: 2 (keys, values) x layers x KV heads x head_dim x tokens x bytes.
+
+    Grouped-query attention (Llama 2 70B, Llama 3, Qwen2) keeps `num_key_value_heads` heads instead of one per query
+    head, which divides the cache by num_attention_heads / num_key_value_heads (7x for Qwen2.5-0.5B: 14 / 2).
+    """
+    b, s = _positive_int("batch_size", batch_size), _positive_int("seq_len", seq_len)
+    if bits not in BITS or isinstance(bits, bool):
+        raise ValueError(f"bits must be one of {BITS} (int4, int8, fp16/bf16, fp32), got {bits!r}")
+    d, layers, heads = _shape(config)
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_dim = getattr(config, "head_dim", None) or d // heads
+    return 2 * layers * kv_heads * head_dim * s * b * bits // 8
+
+
+@contextmanager
+def saved_for_backward(model: nn.Module) -> Iterator[dict[int, int]]:
+    """Inside the block, record every tensor autograd saves for the backward pass: {storage address: bytes}, so
+    views of one tensor count once, leaving out `model`'s weights (stored anyway). Sum the values for the total."""
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in weights:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        yield saved
+
+
 # --- compute, time and money -------------------------------------------------------------------
 
 
@@ -252,9 +302,8 @@ EXERCISE = {"n_params": 6_738_415_616, "precision": "mixed", "optimizer": "adam"
 def check_training_memory(answer_gb: float) -> bool:
     """Exercise check: GB per GPU of weights + gradients + Adam states for the `EXERCISE` setup (within 2%)."""
     expected = training_memory_gb(**EXERCISE)
-    try:
-        answer = float(answer_gb)
-    except (TypeError, ValueError):
+    answer, error = attempt(float, answer_gb)
+    if error:
         return verdict(False, f"Give a number of GB, not {answer_gb!r}.")
     if math.isclose(answer, expected, rel_tol=0.02):
         return verdict(True)

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import torch
 
-from llm_workshop.exercises import verdict
+from llm_workshop.exercises import attempt, verdict
 
 
 @torch.no_grad()
@@ -215,16 +215,14 @@ def check_rouge1_recall(fn: Callable[[str, str], float]) -> bool:
         ("a completely different sentence", "nothing in common here"),
         ("", "an empty prediction recalls nothing"),
     ]
-    try:
-        for pred, ref in cases:
-            got, expected = fn(pred, ref), rouge_n(pred, ref, 1).recall
-            if isinstance(got, bool) or not isinstance(got, (int, float)):
-                return verdict(False, f"return a number (a float between 0 and 1), not {type(got).__name__}")
-            if not math.isclose(got, expected, abs_tol=1e-9):
-                hint = "divide by the number of unigrams in the reference, and clip each word's count"
-                return verdict(
-                    False, f"for pred={pred!r}, ref={ref!r} you gave {got!r}, expected {expected:.4f}: {hint}."
-                )
-    except Exception as error:  # a learner's bug should give a hint, not a stack trace
-        return verdict(False, f"your function raised {error.__class__.__name__}: {error}")
+    for pred, ref in cases:
+        got, error = attempt(fn, pred, ref)
+        if error:
+            return verdict(False, error)
+        if isinstance(got, bool) or not isinstance(got, (int, float)):
+            return verdict(False, f"return a number (a float between 0 and 1), not {type(got).__name__}")
+        expected = rouge_n(pred, ref, 1).recall
+        if not math.isclose(got, expected, abs_tol=1e-9):
+            hint = "divide by the number of unigrams in the reference, and clip each word's count"
+            return verdict(False, f"for pred={pred!r}, ref={ref!r} you gave {got!r}, expected {expected:.4f}: {hint}.")
     return verdict(True)

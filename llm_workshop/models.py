@@ -30,7 +30,9 @@ from transformers import (
 )
 
 from llm_workshop.data import REPO_ROOT, load_corpus
+from llm_workshop.preferences import NEGATIVE_WORDS, POSITIVE_WORDS, generated_pairs, lexicon_score
 from llm_workshop.runtime import check_tier
+from llm_workshop.training import random_rows, random_windows, train
 
 CACHE_VERSION = "v1"
 SMOKE_VOCAB_SIZE = 2048
@@ -127,23 +129,10 @@ def pretrain_causal_lm(
     Batches go to the model's device, so the same call works on a GPU as on the CPU.
     """
     ids = torch.tensor(tokenizer(text)["input_ids"]).to(model.device)
-    generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
-    model.train()
-    losses = []
-    for _ in range(steps):
-        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator).tolist()
-        batch = torch.stack([ids[s : s + seq_len] for s in starts])
-        loss = model(input_ids=batch, labels=batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+    batches = random_windows(ids, steps, batch_size, seq_len, seed)
+    return train(model, batches, optimizer, max_grad_norm=1.0, scheduler=schedule)
 
 
 # --- the builders ---------------------------------------------------------------------------
@@ -217,8 +206,6 @@ def build_smoke_sentiment(out: Path) -> None:
     """
     import random
 
-    from llm_workshop.alignment import NEGATIVE_WORDS, POSITIVE_WORDS, generated_pairs, lexicon_score
-
     torch.manual_seed(0)
     rng = random.Random(0)
     tokenizer = smoke_tokenizer("masked")
@@ -244,18 +231,44 @@ def build_smoke_sentiment(out: Path) -> None:
         texts.append(" ".join(words))
     p_positive = torch.sigmoid(torch.tensor([lexicon_score(t) for t in texts]))
     targets = torch.stack([1 - p_positive, p_positive], dim=1)
+
+    def soft_label_loss(model, rows: torch.Tensor) -> torch.Tensor:
+        batch = tokenizer([texts[i] for i in rows], return_tensors="pt", padding=True, truncation=True, max_length=64)
+        return torch.nn.functional.cross_entropy(model(**batch).logits, targets[rows])
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    generator = torch.Generator().manual_seed(0)
-    model.train()
-    for _ in range(200):
-        idx = torch.randint(0, len(texts), (32,), generator=generator)
-        batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, truncation=True, max_length=64)
-        loss = torch.nn.functional.cross_entropy(model(**batch).logits, targets[idx])
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
+    train(model, random_rows(len(texts), 200, 32), optimizer, loss_fn=soft_label_loss)
     model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def _smoke_gpt2_config(tokenizer: PreTrainedTokenizerFast, n_layer: int, n_embd: int, n_head: int) -> GPT2Config:
+    """A GPT-2 config of the given depth and width with the smoke tokenizer and 256 positions."""
+    return GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=256,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=n_head,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+
+
+def build_smoke_gpt2_medium(out: Path) -> None:
+    """The speculative-decoding target in the smoke tier: the smoke `gpt2` itself (0.7M parameters), copied, not rebuilt."""
+    shutil.copytree(smoke_path("gpt2"), out, dirs_exist_ok=True)
+
+
+def build_smoke_distilgpt2(out: Path) -> None:
+    """The draft: a GPT-2 (1 layer, 64 wide, ~0.2M parameters) distilled from the smoke `gpt2-medium` on the same news."""
+    from llm_workshop.distill import train_student
+
+    torch.manual_seed(0)
+    teacher, tokenizer = load("gpt2-medium", "smoke")
+    student = AutoModelForCausalLM.from_config(_smoke_gpt2_config(tokenizer, n_layer=1, n_embd=64, n_head=2))
+    train_student(student, tokenizer, news_text(), steps=300, teacher=teacher, temperature=2.0)
+    student.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
 
@@ -281,6 +294,12 @@ REGISTRY: dict[str, ModelSpec] = {
     "chat": ModelSpec("Qwen/Qwen2.5-0.5B-Instruct", build_smoke_chat, "Qwen2.5-0.5B-Instruct, a small open chat model"),
     "sentiment": ModelSpec(
         "lvwerra/distilbert-imdb", build_smoke_sentiment, "DistilBERT fine-tuned on IMDB sentiment, a reward model"
+    ),
+    "gpt2-medium": ModelSpec(
+        "gpt2-medium", build_smoke_gpt2_medium, "GPT-2 medium (355M), the target model of speculative decoding"
+    ),
+    "distilgpt2": ModelSpec(
+        "distilgpt2", build_smoke_distilgpt2, "DistilGPT-2 (82M), GPT-2's distilled student: a draft for gpt2-medium"
     ),
 }
 

@@ -1,5 +1,5 @@
-"""QLoRA plumbing: precision arguments for the runtime, LoRA weights in a dtype the precision can train, and a
-4-bit bitsandbytes model that stays trainable on every CPU.
+"""QLoRA plumbing: LoRA weights in a dtype the precision can train, and a 4-bit bitsandbytes model that stays
+trainable on every CPU.
 
 TRL 1.16's `SFTTrainer` casts every trainable LoRA weight of a 4-bit or 8-bit model to bf16, whatever the
 precision arguments say. Under `fp16=True` (a T4) the fp16 GradScaler then has to unscale bf16 gradients, which
@@ -18,13 +18,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-
-def precision_args(device: torch.device, dtype: torch.dtype) -> dict[str, bool]:
-    """`bf16`/`fp16`/`use_cpu` for a transformers or TRL training config: mixed precision in the runtime's dtype on a
-    GPU (bf16 on Ampere+, fp16 on a T4), none on a CPU. Set explicitly, because TRL configs may default to bf16."""
-    cuda = device.type == "cuda"
-    return {"bf16": cuda and dtype == torch.bfloat16, "fp16": cuda and dtype == torch.float16, "use_cpu": not cuda}
 
 
 def adapter_dtype(args) -> torch.dtype:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from llm_workshop.exercises import verdict
+from llm_workshop.exercises import attempt, verdict
 
 NF4_OFFSET = 0.9677083  # QLoRA's outermost quantile: the largest level sits at Φ⁻¹(0.9677) ≈ 1.848 σ
 # The 16 NF4 levels exactly as QLoRA's code publishes them (float32 literals; bitsandbytes' `get_4bit_type("nf4")`).
@@ -201,13 +201,13 @@ def weight_bytes(n_params: float, bits: float) -> float:
 def check_weight_memory(answer_gb: float, n_params: float, bits: float, rel_tol: float = 0.01) -> bool:
     """Exercise check: is `answer_gb` (in GB = 1e9 bytes) the memory of `n_params` weights at `bits` bits each?"""
     expected = weight_bytes(n_params, bits) / 1e9
-    try:
-        ok = math.isclose(float(answer_gb), expected, rel_tol=rel_tol)
-    except (TypeError, ValueError):
+    answer, error = attempt(float, answer_gb)
+    if error:
         return verdict(False, f"Give a number of gigabytes, not {answer_gb!r}.")
+    ok = math.isclose(answer, expected, rel_tol=rel_tol)
     hint = "Bytes = parameters × bits per parameter / 8; then divide by 1e9 for GB."
-    if not ok and math.isclose(float(answer_gb), expected * 8, rel_tol=rel_tol):
+    if not ok and math.isclose(answer, expected * 8, rel_tol=rel_tol):
         hint = "That looks like bits, not bytes: divide by 8."
-    elif not ok and math.isclose(float(answer_gb), expected * 1e9 / 2**30, rel_tol=rel_tol):
+    elif not ok and math.isclose(answer, expected * 1e9 / 2**30, rel_tol=rel_tol):
         hint = "That is GiB (2**30 bytes); the exercise asks for GB (1e9 bytes)."
     return verdict(ok, hint)

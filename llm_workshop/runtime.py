@@ -1,4 +1,5 @@
-"""Pick the run tier, device and dtype for a notebook, seed everything, and say what was chosen.
+"""Pick the run tier, device and dtype for a notebook, seed everything, and say what was chosen; and the
+trainer arguments (precision, device, seeds) that follow from that choice.
 
 `setup()` is the first code call of every notebook. The `smoke` tier runs tiny local models on
 any CPU without a network; the `full` tier loads the real checkpoints from the Hugging Face Hub.
@@ -168,3 +169,18 @@ def setup(seed: int = 0, requires_gpu: bool = False) -> Runtime:
         f"dtype={str(dtype).removeprefix('torch.')}{forced}, seed={seed}{note}"
     )
     return Runtime(tier=tier, device=device, dtype=dtype, offline=offline, seed=seed, rehearsal=rehearsal)
+
+
+def trainer_args(rt: Runtime) -> dict[str, object]:
+    """The keyword arguments every transformers/TRL training config needs for `rt`: mixed precision said out loud
+    (fp16 on a T4, bf16 on Ampere and newer, neither on a CPU; TRL would otherwise turn bf16 on by itself), the
+    device, no experiment tracker, and the seed of the weights and of the data order."""
+    cuda = rt.device.type == "cuda"
+    return {
+        "bf16": cuda and rt.dtype == torch.bfloat16,
+        "fp16": cuda and rt.dtype == torch.float16,
+        "use_cpu": not cuda,
+        "report_to": "none",
+        "seed": rt.seed,
+        "data_seed": rt.seed,
+    }

@@ -13,9 +13,10 @@ import re
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
-from llm_workshop.exercises import verdict
+from llm_workshop.exercises import attempt, verdict
 
 # --- the database --------------------------------------------------------------------------
 
@@ -271,8 +272,16 @@ class SQLTimeoutError(TimeoutError):
 # Authorizer action codes the sandbox allows; everything else (writes, ATTACH, PRAGMA, transactions...) is denied.
 _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
-_ACTION_NAMES = {getattr(sqlite3, name): name.removeprefix("SQLITE_") for name in dir(sqlite3) if name.isupper()}
-_ACTION_NAMES.update({sqlite3.SQLITE_SELECT: "SELECT", sqlite3.SQLITE_READ: "READ"})
+# Names of the authorizer's action codes, for messages (other sqlite3 constants reuse the same small numbers).
+_AUTHORIZER_ACTIONS = (
+    "CREATE_INDEX CREATE_TABLE CREATE_TEMP_INDEX CREATE_TEMP_TABLE CREATE_TEMP_TRIGGER CREATE_TEMP_VIEW "
+    "CREATE_TRIGGER CREATE_VIEW DELETE DROP_INDEX DROP_TABLE DROP_TEMP_INDEX DROP_TEMP_TABLE DROP_TEMP_TRIGGER "
+    "DROP_TEMP_VIEW DROP_TRIGGER DROP_VIEW INSERT PRAGMA READ SELECT TRANSACTION UPDATE ATTACH DETACH ALTER_TABLE "
+    "REINDEX ANALYZE CREATE_VTABLE DROP_VTABLE FUNCTION SAVEPOINT RECURSIVE"
+).split()
+_ACTION_NAMES = {
+    getattr(sqlite3, f"SQLITE_{name}"): name for name in _AUTHORIZER_ACTIONS if hasattr(sqlite3, f"SQLITE_{name}")
+}
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
@@ -281,9 +290,16 @@ def _first_keyword(sql: str) -> str:
     return re.sub(r"[^a-z]", "", words[0].lower()) if words else ""
 
 
-def execute_readonly(db_path: str | Path, sql: str, timeout_s: float = 2.0, max_rows: int = 1000) -> list[tuple]:
+def execute_readonly(
+    db_path: str | Path,
+    sql: str,
+    timeout_s: float = 2.0,
+    max_rows: int = 1000,
+    allowed_tables: Collection[str] | None = None,
+) -> list[tuple]:
     """Run one SELECT/WITH query on a read-only connection and return its rows; the file is never modified.
 
+    With `allowed_tables`, reading any other table (sqlite_master included) is refused too: least privilege.
     Refusals raise `SQLSafetyError` (a ValueError) saying why; a query past `timeout_s` raises `SQLTimeoutError`.
     """
     path = Path(db_path)
@@ -300,9 +316,13 @@ def execute_readonly(db_path: str | Path, sql: str, timeout_s: float = 2.0, max_
         if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
             denied.append(f"the function {arg2}()")
             return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_READ and allowed_tables is not None and arg1 not in allowed_tables:
+            denied.append(f"reading table {arg1}, which is not in the allow-list {sorted(allowed_tables)}")
+            return sqlite3.SQLITE_DENY
         if action in _ALLOWED_ACTIONS:
             return sqlite3.SQLITE_OK
-        denied.append(_ACTION_NAMES.get(action, f"action {action}") + (f" {arg1}" if arg1 else ""))
+        name = _ACTION_NAMES.get(action, f"action {action}") + (f" {arg1}" if arg1 else "")
+        denied.append(f"{name}: the database is read-only")
         return sqlite3.SQLITE_DENY
 
     deadline = time.monotonic() + timeout_s
@@ -320,7 +340,7 @@ def execute_readonly(db_path: str | Path, sql: str, timeout_s: float = 2.0, max_
             raise SQLSafetyError(f"only a single SQL statement is allowed ({error})") from error
         except sqlite3.DatabaseError as error:
             if denied:
-                raise SQLSafetyError(f"the sandbox is read-only and refused {denied[0]}") from error
+                raise SQLSafetyError(f"the sandbox refused {denied[0]}") from error
             if time.monotonic() > deadline and "interrupt" in str(error).lower():
                 raise SQLTimeoutError(f"the query ran longer than {timeout_s} s and was stopped") from error
             raise
@@ -390,12 +410,9 @@ _EXERCISE_GOLD = (
 def check_sql_exercise(sql: str, db_path: str | Path) -> bool:
     """Run the learner's query for `EXERCISE_QUESTION` in the sandbox and compare its rows with the gold answer."""
     gold = execute_readonly(db_path, _EXERCISE_GOLD)
-    try:
-        rows = execute_readonly(db_path, sql)
-    except (SQLSafetyError, SQLTimeoutError) as error:
-        return verdict(False, f"The sandbox refused it: {error}.")
-    except sqlite3.Error as error:
-        return verdict(False, f"SQLite could not run it: {error}.")
+    rows, error = attempt(execute_readonly, db_path, sql)
+    if error:
+        return verdict(False, f"The sandbox refused it or SQLite could not run it: {error}.")
     if len(rows) != len(gold):
         return verdict(False, f"Expected {len(gold)} row(s), got {len(rows)}; one number is the answer.")
     value = rows[0][0] if rows and rows[0] else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from llm_workshop.exercises import verdict
+from llm_workshop.exercises import attempt, verdict
 
 TOKEN_RE = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
@@ -174,10 +174,9 @@ def check_tf_idf_one(fn: Callable[[Sequence[str], Sequence[Sequence[str]], Vocab
     }
     for doc in queries:
         expected = bag_of_words([doc], vocab)[0] * idf(counts)
-        try:
-            got = np.asarray(fn(doc, corpus, vocab), dtype=np.float64)
-        except Exception as error:  # a learner's bug becomes a hint, not a crash
-            return verdict(False, f"your function raised {type(error).__name__}: {error}")
+        got, error = attempt(lambda d: np.asarray(fn(d, corpus, vocab), dtype=np.float64), doc)
+        if error:
+            return verdict(False, error)
         if got.shape != expected.shape:
             return verdict(False, f"return one weight per vocabulary entry: shape {expected.shape}, got {got.shape}.")
         if not np.allclose(got, expected):
@@ -198,10 +197,9 @@ def check_skipgram_pairs(fn: Callable[[Sequence[str], int], Iterable[tuple[str, 
         tokens = sentence.split()
         for window in (1, 2, 3):
             expected = sorted(skipgram_pairs(tokens, window))
-            try:
-                got = sorted(tuple(pair) for pair in fn(tokens, window))
-            except Exception as error:  # a learner's bug becomes a hint, not a crash
-                return verdict(False, f"your function raised {type(error).__name__}: {error}")
+            got, error = attempt(lambda t, w: sorted(tuple(pair) for pair in fn(t, w)), tokens, window)
+            if error:
+                return verdict(False, error)
             if got == expected:
                 continue
             if len(got) == len(expected) + len(tokens):

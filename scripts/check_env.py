@@ -10,7 +10,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-LIBRARIES = ("torch", "transformers", "tokenizers", "datasets", "accelerate", "peft", "trl", "bitsandbytes", "gensim")
+LIBRARIES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "datasets",
+    "accelerate",
+    "peft",
+    "trl",
+    "bitsandbytes",
+    "gensim",
+    "lm-eval",
+)
 
 
 def version(package: str) -> str:

@@ -1,19 +1,36 @@
 """Execute every notebook in course order into build/ (sources untouched) and write build/report.md.
 
-Each notebook runs in its own process so its peak memory (max RSS of the kernel) can be measured.
+Each notebook runs in its own process so its peak memory (max RSS of the kernel) can be measured. Kernels draw with
+matplotlib's inline backend, so every figure is saved in the executed notebook and no window ever opens.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # what Jupyter uses; figures become image/png outputs
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # the colour codes of IPython tracebacks
+EXCEPTION_LINE = re.compile(
+    r"^[\w.]*(Error|Exception|Interrupt|Exit)\b"
+)  # "ValueError: ...", "...CellTimeoutError: ..."
 sys.path.insert(0, str(ROOT))
+
+
+class Run(NamedTuple):
+    ok: bool
+    seconds: float
+    peak_mb: float
+    figures: int
+    error: str
 
 
 def course_notebooks() -> list[Path]:
@@ -21,22 +38,36 @@ def course_notebooks() -> list[Path]:
     return sorted(ROOT.glob("module_*/[0-9][0-9]_*.ipynb"))
 
 
-def execute(notebook: Path) -> tuple[bool, float, float, str]:
-    """Run one notebook with nbconvert; returns (ok, seconds, peak memory in MB, last error line)."""
-    out_dir = BUILD / notebook.parent.name
+def count_figures(notebook: Path) -> int:
+    """How many image/png outputs an executed notebook holds."""
+    cells = json.loads(notebook.read_text())["cells"] if notebook.exists() else []
+    return sum("image/png" in output.get("data", {}) for cell in cells for output in cell.get("outputs", []))
+
+
+def last_error(output: str) -> str:
+    """The last exception line of nbconvert's output (else its last line), without colour codes."""
+    lines = [line.strip() for line in ANSI_ESCAPE.sub("", output).splitlines() if line.strip()]
+    return next((line for line in reversed(lines) if EXCEPTION_LINE.match(line)), lines[-1] if lines else "failed")
+
+
+def execute(notebook: Path, out_dir: Path, timeout_s: int = 1800) -> Run:
+    """Run one notebook with nbconvert into out_dir, with the inline matplotlib backend whatever MPLBACKEND says."""
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-        "--ExecutePreprocessor.timeout=1800", "--output-dir", str(out_dir), str(notebook),
+        f"--ExecutePreprocessor.timeout={timeout_s}", "--output-dir", str(out_dir), str(notebook),
     ]  # fmt: skip
+    env = {**os.environ, "MPLBACKEND": INLINE_BACKEND}
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=notebook.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=notebook.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )  # fmt: skip
     output = process.stdout.read().decode(errors="replace")
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     ok = os.waitstatus_to_exitcode(status) == 0
-    error = "" if ok else next((line for line in reversed(output.splitlines()) if line.strip()), "failed")
-    return ok, seconds, usage.ru_maxrss / 1024, error
+    error = "" if ok else last_error(output)
+    return Run(ok, seconds, usage.ru_maxrss / 1024, count_figures(out_dir / notebook.name), error)
 
 
 def main() -> int:
@@ -44,25 +75,29 @@ def main() -> int:
 
     tier, _, reason = choose_tier()
     print(f"Running every notebook in the {tier} tier ({reason}); outputs go to {BUILD.relative_to(ROOT)}/")
-    rows, total, failures = [], 0.0, 0
+    rows, runs = [], []
     for notebook in course_notebooks():
         name = notebook.relative_to(ROOT).as_posix()
         print(f"  {name} ...", end=" ", flush=True)
-        ok, seconds, peak_mb, error = execute(notebook)
-        total += seconds
-        failures += not ok
-        print(f"{'ok' if ok else 'FAILED'} in {seconds:.1f} s, peak {peak_mb:.0f} MB")
-        rows.append(f"| {name} | {'ok' if ok else 'FAILED: ' + error[:120]} | {seconds:.1f} | {peak_mb:.0f} |")
+        run = execute(notebook, BUILD / notebook.parent.name)
+        runs.append(run)
+        print(
+            f"{'ok' if run.ok else 'FAILED'} in {run.seconds:.1f} s, peak {run.peak_mb:.0f} MB, {run.figures} figures"
+        )
+        status = "ok" if run.ok else "FAILED: " + run.error[:120].replace("|", "\\|")
+        rows.append(f"| {name} | {status} | {run.seconds:.1f} | {run.peak_mb:.0f} | {run.figures} |")
+    failures = sum(not run.ok for run in runs)
     report = "\n".join(
         [
             "# Course run report",
             "",
             f"Tier: **{tier}** ({reason}). Python {sys.version.split()[0]}.",
             "",
-            "| notebook | status | seconds | peak memory (MB) |",
-            "| --- | --- | ---: | ---: |",
+            "| notebook | status | seconds | peak memory (MB) | figures |",
+            "| --- | --- | ---: | ---: | ---: |",
             *rows,
-            f"| **total** | {len(rows) - failures}/{len(rows)} ok | {total:.1f} | |",
+            f"| **total** | {len(runs) - failures}/{len(runs)} ok | {sum(r.seconds for r in runs):.1f} | "
+            f"| {sum(r.figures for r in runs)} |",
             "",
         ]
     )

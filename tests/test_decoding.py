@@ -11,6 +11,7 @@ from transformers import (
 from transformers.utils import logging
 
 from llm_workshop import decoding, models
+from llm_workshop.logprobs import completion_logprobs_from_ids
 
 logging.set_verbosity_error()  # generate() warns about pad == eos on these tiny models
 PROMPT = "Holmes looked at the door and said"
@@ -100,10 +101,8 @@ def test_beam_search_finds_a_likelier_sequence_than_greedy(lm):
     model, ids, _ = lm
 
     def log_prob(sequence):
-        with torch.no_grad():
-            logp = model(sequence).logits[0, :-1].log_softmax(-1)
-        targets = sequence[0, 1:]
-        return logp[torch.arange(len(targets)), targets][ids.shape[1] - 1 :].sum().item()
+        prompt_len = ids.shape[1]
+        return completion_logprobs_from_ids(model, [sequence[0, :prompt_len]], [sequence[0, prompt_len:]]).item()
 
     greedy = decoding.generate(model, ids, 12)
     beam = decoding.generate(model, ids, 12, strategy="beam", num_beams=5, length_penalty=0.0)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoTokenizer
 
-from llm_workshop import alignment, models, rehearsal, sql
+from llm_workshop import models, ppo, preferences, rehearsal, rewards, sql
 
 QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
@@ -79,7 +79,7 @@ def test_gpt2_has_no_pad_token_and_pads_right(gpt2):
     assert gpt2("Hello world")["input_ids"] == [15496, 995]
     with pytest.raises(ValueError, match="padding"):
         gpt2(["a", "a longer text"], padding=True)
-    assert alignment._pad_id(gpt2) == gpt2.eos_token_id  # PPO pads GPT-2 with its end-of-text token
+    assert ppo._pad_id(gpt2) == gpt2.eos_token_id  # PPO pads GPT-2 with its end-of-text token
 
 
 def test_distilbert_lower_cases_and_keeps_offsets_into_the_original_text(bert):
@@ -108,7 +108,7 @@ def test_sentiment_label_names_choose_the_positive_logit():
         model.classifier.weight.zero_()
         model.classifier.bias.copy_(torch.tensor([0.0, 3.0]))  # POSITIVE (id 1) three nats above NEGATIVE
     tokenizer = AutoTokenizer.from_pretrained(models.hub_files("sentiment"))
-    scores = alignment.classifier_scores(model, tokenizer, ["a film", "another film"])
+    scores = rewards.classifier_scores(model, tokenizer, ["a film", "another film"])
     torch.testing.assert_close(scores, torch.tensor([3.0, 3.0]))
 
 
@@ -128,10 +128,10 @@ def test_imdb_standin_has_the_real_schema_and_feeds_the_full_tier_adapters(monke
     assert train.features["label"].names == ["neg", "pos"] and train.features["text"].dtype == "string"
     unsupervised = rehearsal.dataset_standin("stanfordnlp/imdb", "unsupervised")
     assert set(train["label"]) == {0, 1} and set(unsupervised["label"]) == {-1}
-    pairs = alignment.preference_pairs("full", 50, seed=0)  # through data.hub_dataset, the seam the notebooks use
+    pairs = preferences.preference_pairs("full", 50, seed=0)  # through data.hub_dataset, the seam the notebooks use
     assert len(pairs) == 50 and all(set(p) == {"prompt", "chosen", "rejected"} for p in pairs)
     assert not any("<br" in p["chosen"] + p["rejected"] for p in pairs)
-    assert len(alignment.prompts_for("full", 20)) == 20
+    assert len(preferences.prompts_for("full", 20)) == 20
 
 
 def test_sql_create_context_standin_and_adapter(monkeypatch):

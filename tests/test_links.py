@@ -41,3 +41,15 @@ def test_readme_lists_every_notebook():
     readme = (ROOT / "README.md").read_text()
     for notebook in sorted(ROOT.glob("module_*/*.ipynb")):
         assert notebook.relative_to(ROOT).as_posix() in readme, f"README does not list {notebook.name}"
+
+
+def test_readme_times_match_the_notebook_headers():
+    readme = (ROOT / "README.md").read_text()
+    for notebook in sorted(ROOT.glob("module_*/*.ipynb")):
+        path = notebook.relative_to(ROOT).as_posix()
+        row = next(line for line in readme.splitlines() if f"]({path})" in line)
+        header = "".join(json.loads(notebook.read_text())["cells"][0]["source"])
+        stated = re.search(r"about (\d+) min", header)
+        listed = re.search(r"\|\s*(\d+) min\s*\|", row)
+        assert stated and listed, f"{path}: the header says 'about N minutes' and the README row 'N min'"
+        assert stated.group(1) == listed.group(1), f"{path}: header {stated.group(1)} min, README {listed.group(1)} min"

@@ -9,7 +9,7 @@ from torch import nn
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.pytorch_utils import Conv1D
 
-from llm_workshop import lora
+from llm_workshop import lora, training
 
 
 def randomize_b(model: nn.Module) -> None:
@@ -104,17 +104,11 @@ def test_trainable_counts_match_peft():
 
 def test_lora_learns_while_base_stays_frozen():
     torch.manual_seed(0)
-    model = lora.apply_lora(tiny_gpt2(), ["c_attn"], r=4, alpha=8).train()
+    model = lora.apply_lora(tiny_gpt2(), ["c_attn"], r=4, alpha=8)
     frozen = model.transformer.h[0].attn.c_attn.base.weight.clone()
     ids = torch.randint(0, 100, (4, 16))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    losses = []
-    for _ in range(30):
-        loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(loss.item())
+    losses = training.train(model, [{"input_ids": ids, "labels": ids}] * 30, opt)
     assert losses[-1] < losses[0] - 0.1
     assert torch.equal(model.transformer.h[0].attn.c_attn.base.weight, frozen)
 

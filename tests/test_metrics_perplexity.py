@@ -34,7 +34,33 @@ def test_matches_one_full_window_loss():
     assert metrics.perplexity(model, ids, block_size=128) == pytest.approx(expected, rel=1e-5)
 
 
-def test_overlapping_windows_score_every_token_once():
+class Recorder(Uniform):
+    """A uniform model that records which labels each window scores (token id = position, so labels are positions)."""
+
+    def __init__(self, vocab: int):
+        super().__init__(vocab)
+        self.scored = []
+
+    def forward(self, input_ids, labels):
+        targets = labels[0, 1:]
+        self.scored += targets[targets != -100].tolist()
+        return super().forward(input_ids, labels)
+
+
+@pytest.mark.parametrize(("block_size", "stride"), [(64, 16), (50, 7), (64, 63)])
+def test_overlapping_windows_score_every_token_once(block_size, stride):
+    recorder = Recorder(300)
+    metrics.perplexity(recorder, torch.arange(300), block_size=block_size, stride=stride)
+    assert sorted(recorder.scored) == list(range(1, 300)), "every token after the first is scored exactly once"
+
+
+def test_disjoint_windows_cannot_score_the_first_token_of_each_window():
+    recorder = Recorder(300)
+    metrics.perplexity(recorder, torch.arange(300), block_size=64)
+    assert sorted(recorder.scored) == [i for i in range(1, 300) if i % 64], "a window's first token has no context"
+
+
+def test_more_context_per_token_does_not_hurt():
     model, tokenizer = models.load("gpt2", "smoke")
     ids = tokenizer(" ".join(["the door was open and the lamp was lit"] * 30), return_tensors="pt")["input_ids"][0]
     strided = metrics.perplexity(model, ids, block_size=64, stride=32)

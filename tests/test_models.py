@@ -8,7 +8,9 @@ from llm_workshop import models
 
 
 def test_unknown_model_lists_known_names():
-    with pytest.raises(KeyError, match="known models: chat, distilbert, distilbert-squad, gpt2, sentiment"):
+    with pytest.raises(
+        KeyError, match="known models: chat, distilbert, distilbert-squad, distilgpt2, gpt2, gpt2-medium, sentiment"
+    ):
         models.spec("gpt-5")
 
 
@@ -79,8 +81,26 @@ def test_chat_template_is_chatml():
     assert prompt == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
 
 
-def test_full_tier_offline_without_cache_is_one_sentence(tmp_path, monkeypatch):
+def test_full_tier_offline_without_cache_is_one_sentence(monkeypatch):
+    # A Hub id no cache can hold: the answer does not depend on what this machine downloaded before.
+    # (HF_HOME cannot be changed here: huggingface_hub reads it once, at import.)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    uncached = models.ModelSpec("llm-workshop-tests/never-downloaded", models.build_smoke_gpt2, "test double")
+    monkeypatch.setitem(models.REGISTRY, "gpt2", uncached)
     with pytest.raises(OSError, match="Connect to the internet once.*LLM_WORKSHOP_TIER=smoke"):
         models.load("gpt2", "full")
+
+
+def test_speculative_pair_shares_the_tokenizer_and_the_draft_is_smaller():
+    assert models.model_path("gpt2-medium", "full") == "gpt2-medium"
+    assert models.model_path("distilgpt2", "full") == "distilgpt2"
+    target, target_tokenizer = models.load("gpt2-medium", "smoke")
+    draft, draft_tokenizer = models.load("distilgpt2", "smoke")
+    assert target_tokenizer.get_vocab() == draft_tokenizer.get_vocab()
+    assert target.config.vocab_size == draft.config.vocab_size == models.SMOKE_VOCAB_SIZE
+    n_target, n_draft = (sum(p.numel() for p in m.parameters()) for m in (target, draft))
+    assert n_target > 3 * n_draft
+    news = target_tokenizer(models.news_text()[:4000], return_tensors="pt")["input_ids"][:, :128]
+    with torch.no_grad():
+        agreement = (target(news).logits.argmax(-1) == draft(news).logits.argmax(-1)).float().mean().item()
+    assert agreement > 0.4, "the distilled draft should mostly pick the target's next token"

@@ -27,8 +27,10 @@ def source(cell: dict) -> str:
     return "".join(cell["source"])
 
 
-def test_there_are_notebooks():
-    assert len(NOTEBOOKS) >= 2
+def test_the_notebooks_are_the_readme_course():
+    readme = (ROOT / "README.md").read_text()
+    listed = sorted(set(re.findall(r"\]\((module_\d\d/\d\d_[a-z0-9_]+\.ipynb)\)", readme)))
+    assert listed == [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS], "README table and notebooks differ"
     assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", p.name) for p in NOTEBOOKS)
 
 

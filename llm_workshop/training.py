@@ -1,0 +1,74 @@
+"""The plain training loop the notebooks and the smoke builders share, and the seeded random batches it eats.
+
+One step is: loss, backward, optional gradient clipping, optimizer (and scheduler) step, zero the gradients.
+Notebooks whose lesson is the loop itself (PPO in 3.4, one measured Adam step in 3.1) write theirs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import torch
+from torch import nn
+
+
+def random_rows(n: int, steps: int, batch_size: int, seed: int = 0) -> Iterator[torch.Tensor]:
+    """`steps` batches of `batch_size` row indices drawn uniformly from range(n), by a generator seeded with `seed`."""
+    if n < 1 or steps < 0 or batch_size < 1:
+        raise ValueError(f"need n >= 1 rows, steps >= 0 and batch_size >= 1; got n={n}, {steps=}, {batch_size=}")
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        yield torch.randint(0, n, (batch_size,), generator=generator)
+
+
+def random_windows(
+    ids: torch.Tensor, steps: int, batch_size: int, seq_len: int, seed: int = 0
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Causal-LM batches {input_ids, labels} (labels = inputs) of `batch_size` random `seq_len`-token windows of `ids`.
+
+    The batches live on `ids`' device.
+    """
+    if len(ids) < seq_len + 2:
+        raise ValueError(f"ids has {len(ids)} tokens; windows of seq_len={seq_len} need at least {seq_len + 2}")
+    for starts in random_rows(len(ids) - seq_len - 1, steps, batch_size, seed):
+        batch = torch.stack([ids[s : s + seq_len] for s in starts])
+        yield {"input_ids": batch, "labels": batch}
+
+
+def step(
+    optimizer: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    max_grad_norm: float | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> float:
+    """One update from `loss`: backward, clip the gradient norm of the optimizer's parameters, step, zero the grads."""
+    loss.backward()
+    if max_grad_norm is not None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    optimizer.zero_grad()
+    return loss.item()
+
+
+def train(
+    model: nn.Module,
+    batches: Iterable,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[nn.Module, object], torch.Tensor] | None = None,
+    max_grad_norm: float | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> list[float]:
+    """One `step` per batch in training mode; returns the loss of every step and leaves the model in eval mode.
+
+    The loss is `model(**batch).loss` (a dict of model inputs with labels), or `loss_fn(model, batch)`.
+    """
+    model.train()
+    losses = []
+    for batch in batches:
+        loss = model(**batch).loss if loss_fn is None else loss_fn(model, batch)
+        losses.append(step(optimizer, loss, max_grad_norm, scheduler))
+    model.eval()
+    return losses

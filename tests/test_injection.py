@@ -1,0 +1,48 @@
+"""Prompt-injection payloads against the text-to-SQL sandbox: every one refused, the database file unchanged."""
+
+import pytest
+
+from llm_workshop import injection, sql
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "shop.db"
+    sql.make_database(path, seed=0)
+    return path
+
+
+def test_every_payload_is_refused_and_nothing_changes(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative file names in ATTACH / VACUUM INTO would land here
+    before = injection.file_digest(db)
+    for example in injection.attack_examples(sql.SCHEMA_BRIEF["products"]):
+        with pytest.raises(sql.SQLSafetyError):
+            sql.execute_readonly(db, example["payload"], allowed_tables=injection.PRODUCT_TABLES)
+    assert injection.file_digest(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.db"]
+    assert sql.execute_readonly(db, "select count(*) from products", allowed_tables=injection.PRODUCT_TABLES)
+
+
+def test_the_allow_list_is_what_stops_reading_other_tables(db):
+    query = "select name, age from customers"
+    assert len(sql.execute_readonly(db, query)) == sql.N_CUSTOMERS  # read-only alone lets this through
+    for q in (query, "select count(*) from customers", "select name from sqlite_master"):
+        with pytest.raises(sql.SQLSafetyError, match="which is not in the allow-list"):
+            sql.execute_readonly(db, q, allowed_tables={"products"})
+    joined = "select sum(quantity) from orders join products on product_id = products.id"
+    assert sql.execute_readonly(db, joined, allowed_tables={"products", "orders"})
+
+
+def test_refusal_messages_name_the_action(db):
+    with pytest.raises(sql.SQLSafetyError, match="refused DELETE orders: the database is read-only"):
+        sql.execute_readonly(db, "WITH x AS (SELECT 1) DELETE FROM orders")
+
+
+def test_write_keywords_and_digest(tmp_path):
+    assert injection.write_keywords("select 1; DROP TABLE x") == ["drop"]
+    assert injection.write_keywords("SELECT name FROM products WHERE updated = 1") == []
+    assert injection.write_keywords("with a as (select 1) delete from t") == ["delete"]
+    with pytest.raises(FileNotFoundError, match="create the database first"):
+        injection.file_digest(tmp_path / "missing.db")
+    goals = {goal for _, goal, _ in injection.ATTACKS}
+    assert goals == {"destroy", "tamper", "exfiltrate"}

@@ -1,0 +1,102 @@
+"""The shared training loop: seeded batches, one step that clips and schedules, a loop whose loss falls, and
+`models.pretrain_causal_lm` through it giving what the loop written out by hand gives."""
+
+import math
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, GPT2Config
+
+from llm_workshop import models, training
+
+
+def tiny_gpt2() -> torch.nn.Module:
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=64, n_positions=32, n_embd=32, n_layer=1, n_head=2)
+    return AutoModelForCausalLM.from_config(config)
+
+
+def test_random_rows_are_seeded_and_in_range():
+    rows = list(training.random_rows(10, steps=5, batch_size=4, seed=3))
+    assert len(rows) == 5 and all(r.shape == (4,) and 0 <= r.min() and r.max() < 10 for r in rows)
+    assert all(torch.equal(a, b) for a, b in zip(rows, training.random_rows(10, 5, 4, seed=3)))
+    assert not all(torch.equal(a, b) for a, b in zip(rows, training.random_rows(10, 5, 4, seed=4)))
+
+
+def test_random_windows_are_slices_of_the_ids():
+    ids = torch.arange(100, 200)
+    batches = list(training.random_windows(ids, steps=3, batch_size=2, seq_len=8, seed=0))
+    assert len(batches) == 3
+    for batch in batches:
+        assert batch["input_ids"].shape == (2, 8) and batch["labels"] is batch["input_ids"]
+        assert (batch["input_ids"].diff(dim=1) == 1).all()  # consecutive tokens of ids
+
+
+def test_bad_batches_are_refused():
+    with pytest.raises(ValueError, match="seq_len=8 need at least 10"):
+        next(training.random_windows(torch.arange(9), steps=1, batch_size=2, seq_len=8))
+    with pytest.raises(ValueError, match="batch_size"):
+        next(training.random_rows(10, steps=1, batch_size=0))
+
+
+def test_step_clips_the_gradient_norm_then_steps_and_zeroes():
+    weight = torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.SGD([weight], lr=1.0)
+    loss = (weight * torch.tensor([30.0, 40.0])).sum()  # gradient (30, 40), norm 50
+    assert training.step(optimizer, loss, max_grad_norm=5.0) == 0.0
+    assert torch.allclose(weight.detach(), torch.tensor([-3.0, -4.0]))  # clipped to norm 5, one SGD step of lr 1
+    assert weight.grad is None
+
+
+def test_train_lowers_the_loss_and_leaves_eval_mode():
+    model = tiny_gpt2()
+    ids = torch.randint(0, 64, (400,), generator=torch.Generator().manual_seed(0)) % 8  # 8 tokens: learnable
+    batches = training.random_windows(ids, steps=40, batch_size=8, seq_len=16)
+    losses = training.train(model, batches, torch.optim.AdamW(model.parameters(), lr=1e-2))
+    assert len(losses) == 40 and sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1
+    assert not model.training
+
+
+def test_train_with_a_loss_function():
+    layer = torch.nn.Linear(1, 1)
+    data = [(torch.tensor([[x]]), torch.tensor([[2 * x]])) for x in (1.0, 2.0, 3.0)] * 50
+
+    def mse(model, batch):
+        x, y = batch
+        return torch.nn.functional.mse_loss(model(x), y)
+
+    losses = training.train(layer, data, torch.optim.SGD(layer.parameters(), lr=0.05), loss_fn=mse)
+    assert losses[-1] < 1e-3 < losses[0]
+
+
+def test_pretrain_causal_lm_is_the_loop_written_out():
+    """The shared loop gives, to the bit, what pretrain_causal_lm's loop gave when it was written out by hand."""
+    text = "It is a capital mistake to theorize before one has data. " * 40
+    tokenizer = models.smoke_tokenizer("causal")
+    steps, seq_len, batch_size, lr = 6, 16, 4, 3e-3
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_embd=32, n_layer=1, n_head=2)
+    ours = AutoModelForCausalLM.from_config(config)
+    by_hand = AutoModelForCausalLM.from_config(config)
+    by_hand.load_state_dict(ours.state_dict())
+    torch.manual_seed(0)
+    losses = models.pretrain_causal_lm(ours, tokenizer, text, steps, seq_len, batch_size, lr)
+
+    torch.manual_seed(0)
+    ids = torch.tensor(tokenizer(text)["input_ids"])
+    generator = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.AdamW(by_hand.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    by_hand.train()
+    expected = []
+    for _ in range(steps):
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator).tolist()
+        batch = torch.stack([ids[s : s + seq_len] for s in starts])
+        loss = by_hand(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(by_hand.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        expected.append(loss.item())
+    assert losses == expected
+    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), by_hand.parameters()))
