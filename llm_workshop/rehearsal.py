@@ -102,7 +102,7 @@ def build_hub_mirror(root: Path | None = None, shrink: bool = True) -> Path:
 
 def _imdb_rows(n: int, split: str, seed: int) -> dict[str, list]:
     """IMDB-shaped reviews: several sentences of one sentiment, with the `<br />` breaks the real reviews have."""
-    from llm_workshop.alignment import generated_pairs
+    from llm_workshop.preferences import generated_pairs
 
     rng = random.Random(f"{seed}-{split}")
     sentences = generated_pairs(6 * n, seed=rng.randrange(2**31))

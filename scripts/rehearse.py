@@ -1,6 +1,6 @@
 """Rehearse the full tier offline (`make rehearse`): every notebook, random-weight copies of the real checkpoints.
 
-The five Hub ids resolve to a local mirror (`llm_workshop.rehearsal.build_hub_mirror`, built once into the cache),
+The Hub ids of the model registry resolve to a local mirror (`llm_workshop.rehearsal.build_hub_mirror`, built once into the cache),
 the Hub data sets to stand-ins with their schema, and `LLM_WORKSHOP_REHEARSAL` tells `runtime.setup()` so. Every
 notebook runs with errors allowed; each failing cell is an outcome assertion (random weights may fail those) or a
 defect. Writes build/rehearsal.md (executed copies in build/rehearsal/) and exits 1 on any defect.

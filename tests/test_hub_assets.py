@@ -43,6 +43,23 @@ def test_every_registry_model_has_its_real_files():
         assert "config.json" in files and "tokenizer_config.json" in files, name
 
 
+@pytest.mark.parametrize(
+    ("name", "parameters"),
+    [("gpt2", 124_439_808), ("gpt2-medium", 354_823_168), ("distilgpt2", 81_912_576)],
+)
+def test_gpt2_family_configs_give_the_published_parameter_counts(name, parameters):
+    """gpt2-medium's and distilgpt2's configs are reconstructed (assets/hub/README.md): built on the meta device (no
+    memory), they must have the parameter counts of the published checkpoints (GPT-2 small's config is the real one)."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(models.hub_files(name)))
+    assert model.num_parameters() == parameters
+    gpt2_files = models.hub_files("gpt2")
+    for tokenizer_file in ("vocab.json", "merges.txt", "tokenizer.json"):  # the same byte-level BPE as GPT-2
+        assert (models.hub_files(name) / tokenizer_file).read_bytes() == (gpt2_files / tokenizer_file).read_bytes()
+
+
 def test_qwen_template_adds_its_default_system_prompt_only_without_a_system_message(qwen):
     user = [{"role": "user", "content": "Hello"}]
     assert QWEN_DEFAULT_SYSTEM in qwen.apply_chat_template(user, tokenize=False)
