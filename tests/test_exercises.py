@@ -23,6 +23,7 @@ def test_attempt_returns_the_result_or_a_hint():
         attention.check_causal_mask,
         decoding.check_top_k_filter,
         distributed.check_allreduce_mean,
+        distributed.check_zero_gb_per_gpu,
         metrics.check_rouge1_recall,
         text.check_tf_idf_one,
         text.check_skipgram_pairs,
