@@ -1,4 +1,5 @@
-"""The plain training loop the notebooks and the smoke builders share, and the seeded random batches it eats.
+"""The plain training loop the notebooks and the smoke builders share, the seeded random batches it eats, and the
+completion-only labels supervised fine-tuning trains on.
 
 One step is: loss, backward, optional gradient clipping, optimizer (and scheduler) step, zero the gradients.
 Notebooks whose lesson is the loop itself (PPO in 3.4, one measured Adam step in 3.1) write theirs out.
@@ -10,6 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import nn
+
+from llm_workshop.exercises import attempt, verdict
 
 
 def random_rows(n: int, steps: int, batch_size: int, seed: int = 0) -> Iterator[torch.Tensor]:
@@ -72,3 +75,28 @@ def train(
         losses.append(step(optimizer, loss, max_grad_norm, scheduler))
     model.eval()
     return losses
+
+
+def completion_labels(prompt_ids: list[int], completion_ids: list[int]) -> tuple[list[int], list[int]]:
+    """(input_ids, labels) for training on the completion only: the prompt's labels are -100, which the loss skips."""
+    return prompt_ids + completion_ids, [-100] * len(prompt_ids) + completion_ids
+
+
+def check_completion_labels(fn: Callable[[list[int], list[int]], tuple[list[int], list[int]]]) -> bool:
+    """Exercise check: `fn(prompt_ids, completion_ids)` must return (input_ids, labels) as `completion_labels` does."""
+    for prompt, completion in [([5, 6, 7], [8, 9]), ([1], [2, 3, 4, 0]), ([11, 12], [13])]:
+        answer, error = attempt(fn, list(prompt), list(completion))
+        if error:
+            return verdict(False, error)
+        expected = completion_labels(prompt, completion)
+        try:
+            got = tuple(list(map(int, part)) for part in answer)
+        except (TypeError, ValueError):  # not a pair of id sequences
+            got = None
+        if got != expected:
+            return verdict(
+                False,
+                f"prompt {prompt}, completion {completion}: expected {expected}, got {answer!r}; the model sees "
+                "prompt + completion, and every prompt position's label is -100",
+            )
+    return verdict(True)

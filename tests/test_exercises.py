@@ -5,7 +5,20 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config
 
-from llm_workshop import attention, decoding, distributed, estimate, exercises, metrics, ppo, quant, sql, text
+from llm_workshop import (
+    attention,
+    decoding,
+    distributed,
+    dpo,
+    estimate,
+    exercises,
+    metrics,
+    ppo,
+    quant,
+    sql,
+    text,
+    training,
+)
 
 
 def broken(*args, **kwargs):
@@ -24,7 +37,11 @@ def test_attempt_returns_the_result_or_a_hint():
         decoding.check_top_k_filter,
         distributed.check_allreduce_mean,
         distributed.check_zero_gb_per_gpu,
-        metrics.check_rouge1_recall,
+        decoding.check_top_p_filter,
+        metrics.check_brevity_penalty,
+        dpo.check_dpo_loss,
+        training.check_completion_labels,
+        metrics.check_rouge_l_recall,
         text.check_tf_idf_one,
         text.check_skipgram_pairs,
     ],

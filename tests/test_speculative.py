@@ -171,7 +171,9 @@ def test_bad_input_is_one_clear_sentence(pair):
     real_gpt2 = AutoTokenizer.from_pretrained(models.hub_files("gpt2"))
     with pytest.raises(ValueError, match="tokenizers differ"):
         speculative.require_same_vocabulary(real_gpt2, tokenizer)
-    speculative.require_same_vocabulary(tokenizer, models.load("distilgpt2", "smoke")[1])  # the registry pair shares one
+    speculative.require_same_vocabulary(
+        tokenizer, models.load("distilgpt2", "smoke")[1]
+    )  # the registry pair shares one
 
 
 def test_check_acceptance_rule_accepts_the_rule_and_rejects_near_misses():

@@ -100,3 +100,12 @@ def test_pretrain_causal_lm_is_the_loop_written_out():
         expected.append(loss.item())
     assert losses == expected
     assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), by_hand.parameters()))
+
+
+def test_completion_labels_and_its_check(capsys):
+    assert training.completion_labels([1, 2], [3]) == ([1, 2, 3], [-100, -100, 3])
+    assert training.check_completion_labels(training.completion_labels)
+    assert not training.check_completion_labels(lambda p, c: (p + c, p + c))  # trains on the prompt too
+    assert not training.check_completion_labels(lambda p, c: (c, c))
+    assert not training.check_completion_labels(lambda p, c: 42)
+    assert "-100" in capsys.readouterr().out
