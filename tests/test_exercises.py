@@ -5,7 +5,19 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config
 
-from llm_workshop import attention, decoding, distributed, estimate, exercises, metrics, ppo, quant, sql, text
+from llm_workshop import (
+    attention,
+    decoding,
+    distributed,
+    estimate,
+    exercises,
+    metrics,
+    objectives,
+    ppo,
+    quant,
+    sql,
+    text,
+)
 
 
 def broken(*args, **kwargs):
@@ -26,6 +38,8 @@ def test_attempt_returns_the_result_or_a_hint():
         metrics.check_rouge1_recall,
         text.check_tf_idf_one,
         text.check_skipgram_pairs,
+        text.check_cosine,
+        objectives.check_span_corruption,
     ],
 )
 def test_a_learner_function_that_raises_gets_a_hint(check, capsys):
