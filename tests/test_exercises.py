@@ -13,6 +13,7 @@ from llm_workshop import (
     estimate,
     exercises,
     metrics,
+    objectives,
     ppo,
     quant,
     sql,
@@ -44,6 +45,8 @@ def test_attempt_returns_the_result_or_a_hint():
         metrics.check_rouge_l_recall,
         text.check_tf_idf_one,
         text.check_skipgram_pairs,
+        text.check_cosine,
+        objectives.check_span_corruption,
     ],
 )
 def test_a_learner_function_that_raises_gets_a_hint(check, capsys):
