@@ -1,4 +1,5 @@
-"""The plain training loop the notebooks and the smoke builders share, and the seeded random batches it eats.
+"""The plain training loop the notebooks and the smoke builders share, the seeded random batches it eats, and the
+completion-only labels supervised fine-tuning trains on.
 
 One step is: loss, backward, optional gradient clipping, optimizer (and scheduler) step, zero the gradients.
 Notebooks whose lesson is the loop itself (PPO in 3.4, one measured Adam step in 3.1) write theirs out.
@@ -117,4 +118,29 @@ def check_early_stopping(fn: Callable[[Sequence[float], int], tuple[int, int | N
             return verdict(False, error)
         if not isinstance(got, (tuple, list)) or tuple(got) != expected:
             return verdict(False, f"val_losses={losses}, patience={patience}: expected {expected}, got {got!r}")
+    return verdict(True)
+
+
+def completion_labels(prompt_ids: list[int], completion_ids: list[int]) -> tuple[list[int], list[int]]:
+    """(input_ids, labels) for training on the completion only: the prompt's labels are -100, which the loss skips."""
+    return prompt_ids + completion_ids, [-100] * len(prompt_ids) + completion_ids
+
+
+def check_completion_labels(fn: Callable[[list[int], list[int]], tuple[list[int], list[int]]]) -> bool:
+    """Exercise check: `fn(prompt_ids, completion_ids)` must return (input_ids, labels) as `completion_labels` does."""
+    for prompt, completion in [([5, 6, 7], [8, 9]), ([1], [2, 3, 4, 0]), ([11, 12], [13])]:
+        answer, error = attempt(fn, list(prompt), list(completion))
+        if error:
+            return verdict(False, error)
+        expected = completion_labels(prompt, completion)
+        try:
+            got = tuple(list(map(int, part)) for part in answer)
+        except (TypeError, ValueError):  # not a pair of id sequences
+            got = None
+        if got != expected:
+            return verdict(
+                False,
+                f"prompt {prompt}, completion {completion}: expected {expected}, got {answer!r}; the model sees "
+                "prompt + completion, and every prompt position's label is -100",
+            )
     return verdict(True)

@@ -163,3 +163,12 @@ def test_check_early_stopping():
     assert training.check_early_stopping(resets_on_equal) is False
     assert training.check_early_stopping(lambda losses, patience: None) is False
     assert training.check_early_stopping(lambda losses, patience: 1 / 0) is False
+
+
+def test_completion_labels_and_its_check(capsys):
+    assert training.completion_labels([1, 2], [3]) == ([1, 2, 3], [-100, -100, 3])
+    assert training.check_completion_labels(training.completion_labels)
+    assert not training.check_completion_labels(lambda p, c: (p + c, p + c))  # trains on the prompt too
+    assert not training.check_completion_labels(lambda p, c: (c, c))
+    assert not training.check_completion_labels(lambda p, c: 42)
+    assert "-100" in capsys.readouterr().out
