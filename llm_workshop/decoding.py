@@ -288,3 +288,24 @@ def check_greedy_generate(fn, model, input_ids: torch.Tensor, max_new_tokens: in
     if not torch.equal(got.cpu(), expected.cpu()):
         return verdict(False, "each new token should be the argmax of the logits at the last position")
     return verdict(True)
+
+
+def check_top_p_filter(fn) -> bool:
+    """Exercise check: `fn(logits, p)` must keep the smallest set of most likely tokens whose probability reaches p."""
+    generator = torch.Generator().manual_seed(1)
+    cases = [(torch.randn(3, 40, generator=generator), p) for p in (0.1, 0.5, 0.9)]
+    cases.append((torch.tensor([[2.0, 1.0, 0.0, -1.0]]).log_softmax(-1), 0.7))  # keeps 2 tokens: 0.64 + 0.24
+    for logits, p in cases:
+        got, error = attempt(fn, logits.clone(), p)
+        if error:
+            return verdict(False, error)
+        expected = top_p_filter(logits, p)
+        if not isinstance(got, torch.Tensor) or got.shape != logits.shape:
+            return verdict(False, "return a tensor with the same shape as the logits")
+        if not torch.equal(torch.isinf(got), torch.isinf(expected)):
+            kept = (~torch.isinf(expected)).sum(-1).tolist()
+            return verdict(False, f"with p={p} the rows should keep {kept} tokens: sort, cumulate, stop once >= p")
+        kept = ~torch.isinf(expected)
+        if not torch.allclose(got[kept], logits[kept]):
+            return verdict(False, "the kept logits should be unchanged")
+    return verdict(True)

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from llm_workshop import training
+
 
 def distillation_loss(
     student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 2.0
@@ -49,29 +51,20 @@ def train_student(
     Without `teacher`: cross-entropy on the next token (hard labels). With one: `distillation_loss` against the
     teacher's logits. The windows depend only on `seed`, so both variants see exactly the same batches.
     """
-    ids = torch.tensor(tokenizer(text)["input_ids"])
-    device = next(student.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
+    ids = torch.tensor(tokenizer(text)["input_ids"]).to(next(student.parameters()).device)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     if teacher is not None:
         teacher.eval()
-    student.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="distil" if teacher is not None else "hard labels", disable=not progress):
-        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator).tolist()
-        batch = torch.stack([ids[s : s + seq_len] for s in starts]).to(device)
+
+    def loss_fn(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if teacher is None:
-            loss = student(input_ids=batch, labels=batch).loss
-        else:
-            with torch.no_grad():
-                teacher_logits = teacher(input_ids=batch).logits
-            loss = distillation_loss(student(input_ids=batch).logits, teacher_logits, temperature)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    student.eval()
-    return losses
+            return model(**batch).loss
+        with torch.no_grad():
+            teacher_logits = teacher(input_ids=batch["input_ids"]).logits
+        return distillation_loss(model(input_ids=batch["input_ids"]).logits, teacher_logits, temperature)
+
+    batches = training.random_windows(ids, steps, batch_size, seq_len, seed)
+    desc = "distil" if teacher is not None else "hard labels"
+    batches = tqdm(batches, total=steps, desc=desc, disable=not progress)
+    return training.train(student, batches, optimizer, loss_fn, max_grad_norm=1.0, scheduler=schedule)

@@ -325,3 +325,38 @@ def check_training_memory(answer_gb: float) -> bool:
         False,
         "Per parameter: 2 B weights (replicated) + (2 B gradients + 12 B fp32 master copy and Adam m, v) / 8 GPUs.",
     )
+
+
+# The stretch exercise: the largest model whose full fine-tuning fits one node.
+LARGEST = {"n_gpus": 8, "gpu_gb": 80, "states_share": 0.75, "precision": "mixed", "optimizer": "adam", "zero_stage": 3}
+
+
+def largest_trainable_params(
+    n_gpus: int, gpu_gb: float, states_share: float, precision: str, optimizer: str, zero_stage: int
+) -> float:
+    """Parameters whose model states fill `states_share` of every GPU (the rest kept for activations and buffers)."""
+    per_param_gb = training_memory_gb(1, precision, optimizer, zero_stage, n_gpus)  # GB per GPU for one parameter
+    return _positive("gpu_gb", gpu_gb) * _positive("states_share", states_share) / per_param_gb
+
+
+def check_largest_trainable(answer_params: float) -> bool:
+    """Exercise check: the most parameters fully fine-tunable in the `LARGEST` setup (within 2%)."""
+    expected = largest_trainable_params(**LARGEST)
+    answer, error = attempt(float, answer_params)
+    if error:
+        return verdict(False, f"Give a number of parameters, not {answer_params!r}.")
+    if math.isclose(answer, expected, rel_tol=0.02):
+        return verdict(True)
+    hints = {
+        "Count parameters, not billions: write 12e9 for 12B.": expected / 1e9,
+        "Keep a quarter of each GPU for activations: only 75% holds model states.": expected / 0.75,
+        "That is one GPU's worth: ZeRO-3 shards the weights, gradients and Adam states over all 8 GPUs.": expected / 8,
+        "That is ZeRO-2: stage 3 shards the 16-bit weights too.": largest_trainable_params(
+            **{**LARGEST, "zero_stage": 2}
+        ),
+        "Mixed-precision Adam takes 16 bytes per parameter (2 + 2 + 12), not 12.": expected * 16 / 12,
+    }
+    for hint, wrong in hints.items():
+        if math.isclose(answer, wrong, rel_tol=0.02):
+            return verdict(False, hint)
+    return verdict(False, "Solve 16 bytes x N / 8 GPUs = 0.75 x 80 GB for N.")

@@ -206,12 +206,12 @@ def bleu(preds: Sequence[str], refs: Sequence[str | Sequence[str]], max_n: int =
     return BleuScore(score, precisions, bp, sys_len, ref_len)
 
 
-def check_rouge1_recall(fn: Callable[[str, str], float]) -> bool:
-    """Exercise check: `fn(pred, ref)` must return ROUGE-1 recall (clipped unigram matches / reference unigrams)."""
+def check_rouge_l_recall(fn: Callable[[str, str], float]) -> bool:
+    """Exercise check: `fn(pred, ref)` must return ROUGE-L recall (longest common subsequence / reference tokens)."""
     cases = [
         ("it is not cold outside", "it is very cold outside"),
+        ("A goose found Holmes inside the hidden Christmas jewel stolen.", "Holmes found the stolen jewel in a goose"),
         ("the the the the", "the cat sat on the mat"),
-        ("Holmes smiled.", "Holmes smiled at Watson"),
         ("a completely different sentence", "nothing in common here"),
         ("", "an empty prediction recalls nothing"),
     ]
@@ -221,8 +221,22 @@ def check_rouge1_recall(fn: Callable[[str, str], float]) -> bool:
             return verdict(False, error)
         if isinstance(got, bool) or not isinstance(got, (int, float)):
             return verdict(False, f"return a number (a float between 0 and 1), not {type(got).__name__}")
-        expected = rouge_n(pred, ref, 1).recall
+        expected = rouge_l(pred, ref).recall
         if not math.isclose(got, expected, abs_tol=1e-9):
-            hint = "divide by the number of unigrams in the reference, and clip each word's count"
+            hint = "the LCS keeps word order (gaps allowed); divide its length by the reference's number of tokens"
             return verdict(False, f"for pred={pred!r}, ref={ref!r} you gave {got!r}, expected {expected:.4f}: {hint}.")
+    return verdict(True)
+
+
+def check_brevity_penalty(fn: Callable[[int, int], float]) -> bool:
+    """Exercise check: `fn(candidate_len, reference_len)` must return BLEU's brevity penalty, as `bleu` computes it."""
+    for c, r in [(10, 10), (12, 10), (9, 10), (5, 10), (1, 20), (0, 4)]:
+        answer, error = attempt(fn, c, r)
+        if error:
+            return verdict(False, error)
+        expected = 1.0 if c >= r else (math.exp(1 - r / c) if c > 0 else 0.0)
+        if not isinstance(answer, int | float) or abs(answer - expected) > 1e-9:
+            return verdict(
+                False, f"candidate {c} tokens, reference {r}: expected {expected:.4f}, got {answer!r} (c = 0 gives 0)"
+            )
     return verdict(True)

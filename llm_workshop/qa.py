@@ -1,12 +1,14 @@
 """Extractive question answering written out: start/end logits → the best answer span, over sliding windows.
 
-transformers 5 removed the question-answering pipeline; `answer` does what it did, step by step, and
-`encode_training_examples` turns (question, context, answer) triples into start/end labels for fine-tuning.
+transformers 5.3 removed the question-answering pipeline; `answer` does what it did, step by step,
+`encode_training_examples` turns (question, context, answer) triples into start/end labels for fine-tuning, and
+`synthetic_examples` makes questions about made-up facts for the smoke tier to fine-tune on.
 """
 
 from __future__ import annotations
 
 import inspect
+import random
 import re
 import string
 from collections import Counter
@@ -170,3 +172,40 @@ def f1(prediction: str, truth: str) -> float:
         return 0.0
     precision, recall = common / len(predicted), common / len(expected)
     return 2 * precision * recall / (precision + recall)
+
+
+NAMES = [
+    "Sherlock Holmes", "John Watson", "Irene Adler", "Jabez Wilson", "Mary Sutherland", "James McCarthy",
+    "John Openshaw", "Helen Stoner", "Violet Hunter", "Alexander Holder", "Hosmer Angel", "Kate Whitney",
+]  # fmt: skip
+VALUES = {
+    "place": [
+        "Baker Street", "Briony Lodge", "Boscombe Valley", "Horsham", "Stoke Moran", "Covent Garden", "Kensington",
+        "Reading", "Winchester", "Paddington",
+    ],
+    "job": ["pawnbroker", "typist", "governess", "banker", "engineer", "doctor", "clerk", "coachman"],
+    "thing": ["a blue carbuncle", "five orange pips", "a speckled band", "a beryl coronet", "a gold watch", "a lens"],
+}  # fmt: skip
+FACTS = {  # a fact template and the questions it answers, with the slot holding each answer
+    "place": ("{name} lives in {place}.", [("Where does {name} live?", "place"), ("Who lives in {place}?", "name")]),
+    "job": ("{name} works as a {job}.", [("What does {name} work as?", "job"), ("Who works as a {job}?", "name")]),
+    "thing": (
+        "{name} keeps {thing} in a drawer.",
+        [("What does {name} keep in a drawer?", "thing"), ("Who keeps {thing}?", "name")],
+    ),
+}
+
+
+def synthetic_examples(n: int, seed: int) -> list[dict]:
+    """n contexts of three facts about three people, each with one question, its answer and the answer's start."""
+    rng, examples = random.Random(seed), []
+    for _ in range(n):
+        people, kinds = rng.sample(NAMES, 3), rng.sample(list(FACTS), 3)
+        slots = [(kind, {"name": p, **{k: rng.choice(v) for k, v in VALUES.items()}}) for p, kind in zip(people, kinds)]
+        context = " ".join(FACTS[kind][0].format(**v) for kind, v in slots)
+        kind, v = rng.choice(slots)
+        question, field = rng.choice(FACTS[kind][1])
+        sentence = FACTS[kind][0].format(**v)
+        start = context.index(sentence) + sentence.index(v[field])
+        examples.append({"question": question.format(**v), "context": context, "answer": v[field], "start": start})
+    return examples

@@ -109,7 +109,7 @@ def vocab_size(model) -> int:
     return config.vocab_size
 
 
-def check_tokenizers(target_tokenizer, draft_tokenizer) -> None:
+def require_same_vocabulary(target_tokenizer, draft_tokenizer) -> None:
     """Raise ValueError unless draft and target use the same vocabulary (token -> id), which the method requires."""
     if target_tokenizer.get_vocab() != draft_tokenizer.get_vocab():
         raise ValueError(

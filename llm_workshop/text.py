@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -209,4 +210,68 @@ def check_skipgram_pairs(fn: Callable[[Sequence[str], int], Iterable[tuple[str, 
             else:
                 hint = f"too many pairs: at most `window` words on each side, none outside the sentence (for {tokens}, window={window})."
             return verdict(False, hint)
+    return verdict(True)
+
+
+_CHECK_VECTORS = [
+    ([1.0, 0.0], [0.0, 1.0]),
+    ([3.0, 4.0], [6.0, 8.0]),
+    ([2, 0, 1, 5], [1, 1, 0, 2]),
+    ([0.5, -1.0, 2.0], [-1.0, 2.0, 0.25]),
+]
+
+
+def check_cosine(fn: Callable[[np.ndarray, np.ndarray], float]) -> bool:
+    """Check `fn(a, b)`: the cosine similarity of two non-zero vectors, a·b / (|a| |b|)."""
+    for a, b in _CHECK_VECTORS:
+        a, b = np.array(a), np.array(b)
+        dot, norm_a, norm_b = float(a @ b), float(np.linalg.norm(a)), float(np.linalg.norm(b))
+        got, error = attempt(lambda x, y: float(fn(x, y)), a, b)
+        if error:
+            return verdict(False, error)
+        if math.isclose(got, dot / (norm_a * norm_b), rel_tol=1e-6, abs_tol=1e-9):
+            continue
+        if math.isclose(got, dot, rel_tol=1e-6):
+            hint = "that is the dot product alone: divide it by the lengths of both vectors."
+        elif math.isclose(got, dot / norm_a, rel_tol=1e-6) or math.isclose(got, dot / norm_b, rel_tol=1e-6):
+            hint = "divide by the lengths of BOTH vectors, |a| * |b|."
+        elif math.isclose(got, dot / (norm_a**2 * norm_b**2), rel_tol=1e-6):
+            hint = "the length is the square root of the sum of squares: np.linalg.norm(a)."
+        else:
+            hint = f"cos(a, b) = a·b / (|a| |b|); for a={a.tolist()}, b={b.tolist()} expected {dot / (norm_a * norm_b):.4f}."
+        return verdict(False, hint)
+    return verdict(True)
+
+
+ANALOGIES = [("man", "woman", "he"), ("he", "she", "him"), ("mr", "mrs", "he"), ("father", "mother", "son")]
+
+
+def check_analogy(
+    fn: Callable[[Any, str, str, str], str], wv: Any, analogies: Sequence[tuple[str, str, str]] = ANALOGIES
+) -> bool:
+    """Check `fn(wv, a, b, c)` ("a is to b as c is to ?") against gensim's `wv.most_similar(positive=[b, c], negative=[a])`.
+
+    `wv` is a gensim `KeyedVectors`; analogies with a word outside its vocabulary are skipped.
+    """
+    usable = [words for words in analogies if all(w in wv.key_to_index for w in words)]
+    if not usable:
+        return verdict(False, "none of the analogies has all three words in this vocabulary; pass others.")
+    for a, b, c in usable:
+        expected = wv.most_similar(positive=[b, c], negative=[a], topn=1)[0][0]
+        got, error = attempt(fn, wv, a, b, c)
+        if error:
+            return verdict(False, error)
+        if got == expected:
+            continue
+        raw = wv.vectors @ (wv[b] - wv[a] + wv[c])  # the same arithmetic without unit vectors
+        raw[[wv.key_to_index[w] for w in (a, b, c)]] = -np.inf
+        if got in (a, b, c):
+            hint = f"leave the three query words out of the answer (you returned {got!r})."
+        elif got == wv.index_to_key[int(raw.argmax())]:
+            hint = "normalise every vector to length 1 first (gensim compares unit vectors, by cosine)."
+        else:
+            hint = (
+                f"for {a} : {b} = {c} : ?, gensim finds {expected!r}, you found {got!r}: rank by cosine with b - a + c."
+            )
+        return verdict(False, hint)
     return verdict(True)

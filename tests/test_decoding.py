@@ -238,3 +238,11 @@ def test_check_greedy_generate(capsys):
     assert not decoding.check_greedy_generate(lambda model, ids, n: ids, model, ids)  # the stub
     assert not decoding.check_greedy_generate(lambda model, ids, n: loop(model, ids[:, 1:], n), model, ids)
     assert "Correct" in capsys.readouterr().out
+
+
+def test_top_p_check_accepts_the_reference_and_rejects_off_by_one(capsys):
+    assert decoding.check_top_p_filter(decoding.top_p_filter)
+    assert not decoding.check_top_p_filter(lambda logits, p: logits)
+    assert not decoding.check_top_p_filter(lambda logits, p: decoding.top_k_filter(logits, 1))
+    assert not decoding.check_top_p_filter(lambda logits, p: 1 / 0)
+    assert "ZeroDivisionError" in capsys.readouterr().out

@@ -21,3 +21,16 @@ def test_check_accepts_right_and_rejects_wrong(capsys):
     assert not distributed.check_allreduce_mean(lambda ranks: ranks[0])
     assert not distributed.check_allreduce_mean(lambda ranks: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_zero_check_accepts_the_table_and_rejects_a_stage_off_by_one(capsys):
+    def zero(n_params, stage, n_gpus):  # the ZeRO paper's table, written out
+        weights, gradients, optimizer = 2.0, 2.0, 12.0
+        shards = [n_gpus if stage >= s else 1 for s in (3, 2, 1)]
+        return n_params * (weights / shards[0] + gradients / shards[1] + optimizer / shards[2]) / 1e9
+
+    assert distributed.check_zero_gb_per_gpu(zero)
+    assert not distributed.check_zero_gb_per_gpu(lambda n, stage, g: zero(n, min(stage + 1, 3), g))
+    assert "stage 0" in capsys.readouterr().out
+    assert not distributed.check_zero_gb_per_gpu(lambda n, stage, g: 16 * n / 1e9)  # no sharding at all
+    assert not distributed.check_zero_gb_per_gpu(lambda n, stage, g: "120 GB")

@@ -329,3 +329,27 @@ def test_saved_for_backward_counts_each_storage_once_and_no_weights():
         with torch.no_grad():
             layer(x)
     assert nothing == {}
+
+
+def test_largest_trainable_inverts_training_memory():
+    n = estimate.largest_trainable_params(**estimate.LARGEST)
+    assert n == pytest.approx(8 * 80e9 * 0.75 / 16)  # 30B: 16 bytes per parameter, all of it sharded over 8 GPUs
+    setup = {k: v for k, v in estimate.LARGEST.items() if k not in ("gpu_gb", "states_share")}
+    assert estimate.training_memory_gb(n, **setup) == pytest.approx(0.75 * 80)
+    with pytest.raises(ValueError, match="states_share"):
+        estimate.largest_trainable_params(**{**estimate.LARGEST, "states_share": 0})
+
+
+def test_check_largest_trainable(capsys):
+    right = estimate.largest_trainable_params(**estimate.LARGEST)
+    assert estimate.check_largest_trainable(right) is True
+    assert estimate.check_largest_trainable(30e9) is True
+    assert estimate.check_largest_trainable(30) is False
+    assert "billions" in capsys.readouterr().out
+    assert estimate.check_largest_trainable(40e9) is False  # no room kept for activations
+    assert "quarter" in capsys.readouterr().out
+    assert estimate.check_largest_trainable(3.75e9) is False
+    assert "ZeRO-3" in capsys.readouterr().out
+    assert estimate.check_largest_trainable(right * 2) is False
+    assert estimate.check_largest_trainable("big") is False
+    assert estimate.check_largest_trainable(None) is False

@@ -5,7 +5,21 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config
 
-from llm_workshop import attention, decoding, distributed, estimate, exercises, metrics, ppo, quant, sql, text
+from llm_workshop import (
+    attention,
+    decoding,
+    distributed,
+    dpo,
+    estimate,
+    exercises,
+    metrics,
+    objectives,
+    ppo,
+    quant,
+    sql,
+    text,
+    training,
+)
 
 
 def broken(*args, **kwargs):
@@ -23,9 +37,16 @@ def test_attempt_returns_the_result_or_a_hint():
         attention.check_causal_mask,
         decoding.check_top_k_filter,
         distributed.check_allreduce_mean,
-        metrics.check_rouge1_recall,
+        distributed.check_zero_gb_per_gpu,
+        decoding.check_top_p_filter,
+        metrics.check_brevity_penalty,
+        dpo.check_dpo_loss,
+        training.check_completion_labels,
+        metrics.check_rouge_l_recall,
         text.check_tf_idf_one,
         text.check_skipgram_pairs,
+        text.check_cosine,
+        objectives.check_span_corruption,
     ],
 )
 def test_a_learner_function_that_raises_gets_a_hint(check, capsys):

@@ -1,5 +1,6 @@
 """ROUGE and BLEU written from scratch give the same numbers as `rouge-score` and `sacrebleu`."""
 
+import math
 import random
 
 import pytest
@@ -178,19 +179,34 @@ def test_bad_input():
         metrics.bleu(["a"], ["a"], max_n=0)
 
 
-def test_check_rouge1_recall(capsys):
-    def right(pred, ref):
+def test_check_rouge_l_recall(capsys):
+    def right(pred, ref):  # written out: LCS by dynamic programming over rouge tokens
+        p, r = metrics.rouge_tokenize(pred), metrics.rouge_tokenize(ref)
+        table = [[0] * (len(r) + 1) for _ in range(len(p) + 1)]
+        for i, a in enumerate(p):
+            for j, b in enumerate(r):
+                table[i + 1][j + 1] = table[i][j] + 1 if a == b else max(table[i][j + 1], table[i + 1][j])
+        return table[-1][-1] / len(r)
+
+    def unigram_recall_instead(pred, ref):  # ignores word order: wrong on the scrambled sentence
         return metrics.rouge_n(pred, ref, 1).recall
 
-    def precision_instead(pred, ref):
-        return metrics.rouge_n(pred, ref, 1).precision
-
-    def crashes(pred, ref):
-        return 1 / 0
-
-    assert metrics.check_rouge1_recall(right)
-    assert not metrics.check_rouge1_recall(precision_instead)
-    assert not metrics.check_rouge1_recall(crashes)
+    assert metrics.check_rouge_l_recall(right)
+    assert not metrics.check_rouge_l_recall(unigram_recall_instead)
+    assert not metrics.check_rouge_l_recall(lambda pred, ref: metrics.rouge_l(pred, ref).precision)
+    assert not metrics.check_rouge_l_recall(lambda pred, ref: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
-    assert not metrics.check_rouge1_recall(lambda pred, ref: None)
+    assert not metrics.check_rouge_l_recall(lambda pred, ref: None)
     assert "return a number" in capsys.readouterr().out
+
+
+def test_brevity_penalty_check_agrees_with_bleu(capsys):
+    def bp(c, r):
+        return 1.0 if c >= r else (math.exp(1 - r / c) if c > 0 else 0.0)
+
+    score = metrics.bleu(["the cat sat"], ["the cat sat on the mat"])
+    assert score.bp == pytest.approx(bp(3, 6))  # the exercise's formula is the one bleu() applies
+    assert metrics.check_brevity_penalty(bp)
+    assert not metrics.check_brevity_penalty(lambda c, r: math.exp(1 - r / c) if c else 0.0)  # no cap at 1
+    assert not metrics.check_brevity_penalty(lambda c, r: min(1.0, c / r))
+    assert "expected" in capsys.readouterr().out

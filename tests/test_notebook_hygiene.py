@@ -27,6 +27,24 @@ def source(cell: dict) -> str:
     return "".join(cell["source"])
 
 
+STUB = "# YOUR CODE HERE"  # the one marker of a learner's stub
+CHECK_CALL = re.compile(r"\b(check_\w+)\(")
+
+
+def exercises(path: Path) -> list[tuple[dict, dict | None]]:
+    """(exercise cell, the cell right after it) for every code cell that carries the stub marker."""
+    all_cells = cells(path)
+    return [
+        (cell, all_cells[i + 1] if i + 1 < len(all_cells) else None)
+        for i, cell in enumerate(all_cells)
+        if cell["cell_type"] == "code" and STUB in source(cell)
+    ]
+
+
+def hidden(cell: dict | None) -> bool:
+    return bool(cell and cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"))
+
+
 def test_the_notebooks_are_the_readme_course():
     readme = (ROOT / "README.md").read_text()
     listed = sorted(set(re.findall(r"\]\((module_\d\d/\d\d_[a-z0-9_]+\.ipynb)\)", readme)))
@@ -69,14 +87,24 @@ class TestNotebook:
             before = setup[: match.start()]
             assert 'if "google.colab" in sys.modules:' in before, f"{path.name}: %pip outside the Colab guard"
 
-    def test_has_an_exercise_with_hidden_solution(self, path):
-        all_cells = cells(path)
-        checks = [
-            i for i, c in enumerate(all_cells) if c["cell_type"] == "code" and re.search(r"\bcheck_\w+\(", source(c))
-        ]
-        assert checks, f"{path.name}: no autograded exercise (a check_... call)"
-        hidden = [c for c in all_cells if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
-        assert hidden, f"{path.name}: no collapsed solution cell"
+    def test_two_exercises_each_checked_then_solved_in_a_hidden_cell(self, path):
+        found = exercises(path)
+        assert len(found) >= 2, f"{path.name}: {len(found)} exercise(s) with the {STUB!r} marker; the course has two"
+        for exercise, solution in found:
+            text = source(exercise)
+            calls = CHECK_CALL.findall(text)
+            assert calls, f"{path.name}: an exercise cell calls no check_... function: {text[:80]!r}"
+            assert not re.search(r"check_\w+\(.*\)\s*;\s*$", text, re.MULTILINE), f"{path.name}: ';' after a check"
+            assert hidden(solution), f"{path.name}: the cell after the exercise {calls[0]} is not a hidden solution"
+            assert re.search(rf"assert\s+(\w+\.)*{calls[-1]}\(", source(solution)), (
+                f"{path.name}: the hidden solution does not assert {calls[-1]}(...)"
+            )
+
+    def test_every_check_outside_a_solution_is_an_exercise(self, path):
+        for cell in cells(path):
+            text = source(cell)
+            if cell["cell_type"] == "code" and CHECK_CALL.search(text) and not hidden(cell):
+                assert STUB in text, f"{path.name}: a check_ call in a cell without the {STUB!r} marker: {text[:80]!r}"
 
     def test_asserts_what_it_teaches(self, path):
         code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")

@@ -129,3 +129,12 @@ def test_squad_metrics():
     assert qa.f1("Baker", "Baker Street") == pytest.approx(2 / 3)
     assert qa.f1("Holmes", "Watson") == 0.0
     assert qa.f1("", "") == 1.0
+
+
+def test_synthetic_examples_locate_a_unique_answer_and_are_seeded():
+    examples = qa.synthetic_examples(200, seed=0)
+    for e in examples:
+        assert e["context"][e["start"] :].startswith(e["answer"])
+        assert e["context"].count(e["answer"]) == 1, "the answer must be unambiguous in its context"
+        assert e["question"].endswith("?") and e["context"].count(".") == 3
+    assert examples == qa.synthetic_examples(200, seed=0) and examples != qa.synthetic_examples(200, seed=1)

@@ -173,3 +173,74 @@ def _skipgram(tokens, window):
 def test_check_skipgram_pairs(fn, ok, hint, capsys):
     assert text.check_skipgram_pairs(fn) is ok
     assert hint in capsys.readouterr().out
+
+
+def _cosine(a, b):
+    return a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+
+
+@pytest.mark.parametrize(
+    ("fn", "ok", "hint"),
+    [
+        (_cosine, True, "Correct"),
+        (lambda a, b: float(_cosine(a.astype(float), b.astype(float))), True, "Correct"),
+        (lambda a, b: a @ b, False, "dot product alone"),
+        (lambda a, b: a @ b / np.linalg.norm(a), False, "BOTH"),
+        (lambda a, b: a @ b / ((a @ a) * (b @ b)), False, "square root"),
+        (lambda a, b: _cosine(a, b) + 0.1, False, "expected"),
+        (lambda a, b: "high", False, "ValueError"),
+    ],
+)
+def test_check_cosine(fn, ok, hint, capsys):
+    assert text.check_cosine(fn) is ok
+    assert hint in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def word_vectors():
+    from gensim.models import KeyedVectors
+
+    words = ["man", "woman", "he", "she", "him", "her", "mr", "mrs", "father", "mother", "son", "daughter", "door"]
+    wv = KeyedVectors(vector_size=8)
+    wv.add_vectors(words, np.random.default_rng(0).normal(size=(len(words), 8)).astype(np.float32))
+    wv.vectors[words.index("door")] *= 50  # a long vector: wins a dot product, not a cosine
+    return wv
+
+
+def _analogy(wv, a, b, c):
+    unit = wv.vectors / np.linalg.norm(wv.vectors, axis=1, keepdims=True)
+    query = unit[wv.key_to_index[b]] - unit[wv.key_to_index[a]] + unit[wv.key_to_index[c]]
+    scores = unit @ query
+    scores[[wv.key_to_index[w] for w in (a, b, c)]] = -np.inf
+    return wv.index_to_key[int(scores.argmax())]
+
+
+def _analogy_with_queries(wv, a, b, c):
+    unit = wv.vectors / np.linalg.norm(wv.vectors, axis=1, keepdims=True)
+    return wv.index_to_key[int((unit @ (unit[wv.key_to_index[b]] - unit[wv.key_to_index[a]] + unit[wv.key_to_index[c]])).argmax())]  # fmt: skip
+
+
+def _analogy_raw(wv, a, b, c):
+    scores = wv.vectors @ (wv[b] - wv[a] + wv[c])
+    scores[[wv.key_to_index[w] for w in (a, b, c)]] = -np.inf
+    return wv.index_to_key[int(scores.argmax())]
+
+
+@pytest.mark.parametrize(
+    ("fn", "ok", "hint"),
+    [
+        (_analogy, True, "Correct"),
+        (_analogy_with_queries, False, "query words out"),
+        (_analogy_raw, False, "unit vectors"),
+        (lambda wv, a, b, c: "detective", False, "rank by cosine"),
+        (lambda wv, a, b, c: wv["nonsense"], False, "KeyError"),
+    ],
+)
+def test_check_analogy(word_vectors, fn, ok, hint, capsys):
+    assert text.check_analogy(fn, word_vectors) is ok
+    assert hint in capsys.readouterr().out
+
+
+def test_check_analogy_needs_words_in_the_vocabulary(word_vectors, capsys):
+    assert text.check_analogy(_analogy, word_vectors, analogies=[("king", "queen", "man")]) is False
+    assert "vocabulary" in capsys.readouterr().out

@@ -100,3 +100,75 @@ def test_pretrain_causal_lm_is_the_loop_written_out():
         expected.append(loss.item())
     assert losses == expected
     assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), by_hand.parameters()))
+
+
+@pytest.mark.parametrize(
+    "losses, patience, expected",
+    [
+        ([3.0, 2.5, 2.2, 2.3, 2.4, 2.5], 2, (2, 4)),
+        ([3.0, 2.8, 2.9, 2.7, 2.75, 2.8], 2, (3, 5)),
+        ([3.0, 2.8, 2.9, 2.7, 2.75, 2.8], 1, (1, 2)),
+        ([2.0, 2.0, 2.0], 2, (0, 2)),
+        ([3.0, 2.0, 1.5], 1, (2, None)),
+        ([1.0], 3, (0, None)),
+    ],
+)
+def test_early_stopping_stops_patience_evaluations_after_the_best(losses, patience, expected):
+    assert training.early_stopping(losses, patience) == expected
+
+
+def test_early_stopping_agrees_with_the_transformers_callback():
+    from transformers import EarlyStoppingCallback, TrainerControl, TrainerState, TrainingArguments
+
+    losses = [3.0, 2.8, 2.9, 2.7, 2.75, 2.8, 2.9]
+    args = TrainingArguments(output_dir="unused", metric_for_best_model="eval_loss", greater_is_better=False)
+    callback, state, control = EarlyStoppingCallback(early_stopping_patience=2), TrainerState(), TrainerControl()
+    stop = None
+    for i, loss in enumerate(losses):
+        callback.on_evaluate(args, state, control, metrics={"eval_loss": loss})
+        if state.best_metric is None or loss < state.best_metric:
+            state.best_metric = loss  # what the Trainer records after each evaluation
+        if control.should_training_stop:
+            stop = i
+            break
+    assert training.early_stopping(losses, 2) == (3, stop) == (3, 5)
+
+
+def test_early_stopping_refuses_bad_input():
+    with pytest.raises(ValueError, match="patience"):
+        training.early_stopping([1.0, 2.0], 0)
+    with pytest.raises(ValueError, match="empty"):
+        training.early_stopping([], 2)
+
+
+def test_check_early_stopping():
+    assert training.check_early_stopping(training.early_stopping) is True
+
+    def argmin_only(losses, patience):  # ignores patience: stops right after the minimum
+        best = min(range(len(losses)), key=losses.__getitem__)
+        return best, best + 1 if best + 1 < len(losses) else None
+
+    def resets_on_equal(losses, patience):  # counts "not worse" as an improvement
+        best, waited = 0, 0
+        for i, loss in enumerate(losses[1:], 1):
+            if loss <= losses[best]:
+                best, waited = i, 0
+            else:
+                waited += 1
+                if waited >= patience:
+                    return best, i
+        return best, None
+
+    assert training.check_early_stopping(argmin_only) is False
+    assert training.check_early_stopping(resets_on_equal) is False
+    assert training.check_early_stopping(lambda losses, patience: None) is False
+    assert training.check_early_stopping(lambda losses, patience: 1 / 0) is False
+
+
+def test_completion_labels_and_its_check(capsys):
+    assert training.completion_labels([1, 2], [3]) == ([1, 2, 3], [-100, -100, 3])
+    assert training.check_completion_labels(training.completion_labels)
+    assert not training.check_completion_labels(lambda p, c: (p + c, p + c))  # trains on the prompt too
+    assert not training.check_completion_labels(lambda p, c: (c, c))
+    assert not training.check_completion_labels(lambda p, c: 42)
+    assert "-100" in capsys.readouterr().out
