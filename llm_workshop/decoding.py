@@ -254,24 +254,34 @@ def _beam_search(
 # --- exercise ---------------------------------------------------------------------------------
 
 
+def _check_filter(fn, cases: list[tuple[torch.Tensor, float]], reference, wrong_set_hint) -> bool:
+    """Shared by the filter exercises: `fn(logits, x)` must set to -inf exactly what `reference(logits, x)` does and
+    leave the other logits unchanged; `wrong_set_hint(x, kept)` explains a wrong set of kept tokens."""
+    for logits, x in cases:
+        got, error = attempt(fn, logits.clone(), x)
+        if error:
+            return verdict(False, error)
+        if not isinstance(got, torch.Tensor) or got.shape != logits.shape:
+            return verdict(False, "return a tensor with the same shape as the logits")
+        kept = ~torch.isinf(reference(logits, x))
+        if not torch.equal(~torch.isinf(got), kept):
+            return verdict(False, wrong_set_hint(x, kept))
+        if not torch.allclose(got[kept], logits[kept]):
+            return verdict(False, "the kept logits should be unchanged")
+    return verdict(True)
+
+
 def check_top_k_filter(fn) -> bool:
     """Exercise check: `fn(logits, k)` must keep the k largest logits of each row and set the rest to -inf."""
     generator = torch.Generator().manual_seed(0)
     cases = [(torch.randn(3, 50, generator=generator), k) for k in (1, 5, 50)]
     cases.append((torch.tensor([[2.0, 1.0, 0.5, -1.0, 3.0]]), 2))
-    for logits, k in cases:
-        got, error = attempt(fn, logits.clone(), k)
-        if error:
-            return verdict(False, error)
-        expected = top_k_filter(logits, k)
-        if not isinstance(got, torch.Tensor) or got.shape != logits.shape:
-            return verdict(False, "return a tensor with the same shape as the logits")
-        if not torch.equal(torch.isinf(got), torch.isinf(expected)):
-            return verdict(False, f"with k={k} exactly the k largest logits per row should stay finite, the rest -inf")
-        kept = ~torch.isinf(expected)
-        if not torch.allclose(got[kept], logits[kept]):
-            return verdict(False, "the kept logits should be unchanged")
-    return verdict(True)
+    return _check_filter(
+        fn,
+        cases,
+        top_k_filter,
+        lambda k, _: f"with k={k} exactly the k largest logits per row should stay finite, the rest -inf",
+    )
 
 
 def check_greedy_generate(fn, model, input_ids: torch.Tensor, max_new_tokens: int = 8) -> bool:
@@ -295,17 +305,11 @@ def check_top_p_filter(fn) -> bool:
     generator = torch.Generator().manual_seed(1)
     cases = [(torch.randn(3, 40, generator=generator), p) for p in (0.1, 0.5, 0.9)]
     cases.append((torch.tensor([[2.0, 1.0, 0.0, -1.0]]).log_softmax(-1), 0.7))  # keeps 2 tokens: 0.64 + 0.24
-    for logits, p in cases:
-        got, error = attempt(fn, logits.clone(), p)
-        if error:
-            return verdict(False, error)
-        expected = top_p_filter(logits, p)
-        if not isinstance(got, torch.Tensor) or got.shape != logits.shape:
-            return verdict(False, "return a tensor with the same shape as the logits")
-        if not torch.equal(torch.isinf(got), torch.isinf(expected)):
-            kept = (~torch.isinf(expected)).sum(-1).tolist()
-            return verdict(False, f"with p={p} the rows should keep {kept} tokens: sort, cumulate, stop once >= p")
-        kept = ~torch.isinf(expected)
-        if not torch.allclose(got[kept], logits[kept]):
-            return verdict(False, "the kept logits should be unchanged")
-    return verdict(True)
+    return _check_filter(
+        fn,
+        cases,
+        top_p_filter,
+        lambda p, kept: (
+            f"with p={p} the rows should keep {kept.sum(-1).tolist()} tokens: sort, cumulate, stop once >= p"
+        ),
+    )

@@ -299,14 +299,22 @@ def chinchilla_loss(n_params: float, n_tokens: float) -> float:
 EXERCISE = {"n_params": 6_738_415_616, "precision": "mixed", "optimizer": "adam", "zero_stage": 2, "n_gpus": 8}
 
 
+def _check_number(given: object, expected: float, unit: str, hints: dict[str, float], otherwise: str) -> bool:
+    """Verdict on a numeric answer: right within 2% of `expected`; a known wrong value (within 2%) gets its hint."""
+    answer, error = attempt(float, given)
+    if error:
+        return verdict(False, f"Give a number of {unit}, not {given!r}.")
+    if math.isclose(answer, expected, rel_tol=0.02):
+        return verdict(True)
+    for hint, wrong in hints.items():
+        if math.isclose(answer, wrong, rel_tol=0.02):
+            return verdict(False, hint)
+    return verdict(False, otherwise)
+
+
 def check_training_memory(answer_gb: float) -> bool:
     """Exercise check: GB per GPU of weights + gradients + Adam states for the `EXERCISE` setup (within 2%)."""
     expected = training_memory_gb(**EXERCISE)
-    answer, error = attempt(float, answer_gb)
-    if error:
-        return verdict(False, f"Give a number of GB, not {answer_gb!r}.")
-    if math.isclose(answer, expected, rel_tol=0.02):
-        return verdict(True)
     n = EXERCISE["n_params"]
     hints = {
         "That is the unsharded total: ZeRO-2 splits the gradients and optimizer states over the 8 GPUs.": (
@@ -318,13 +326,10 @@ def check_training_memory(answer_gb: float) -> bool:
         "That is ZeRO-1; stage 2 shards the gradients as well.": training_memory_gb(n, zero_stage=1, n_gpus=8),
         "Looks like GiB (2**30 bytes); this course uses GB = 1e9 bytes.": expected * GB / 2**30,
     }
-    for hint, wrong in hints.items():
-        if math.isclose(answer, wrong, rel_tol=0.02):
-            return verdict(False, hint)
-    return verdict(
-        False,
-        "Per parameter: 2 B weights (replicated) + (2 B gradients + 12 B fp32 master copy and Adam m, v) / 8 GPUs.",
+    otherwise = (
+        "Per parameter: 2 B weights (replicated) + (2 B gradients + 12 B fp32 master copy and Adam m, v) / 8 GPUs."
     )
+    return _check_number(answer_gb, expected, "GB", hints, otherwise)
 
 
 # The stretch exercise: the largest model whose full fine-tuning fits one node.
@@ -342,11 +347,6 @@ def largest_trainable_params(
 def check_largest_trainable(answer_params: float) -> bool:
     """Exercise check: the most parameters fully fine-tunable in the `LARGEST` setup (within 2%)."""
     expected = largest_trainable_params(**LARGEST)
-    answer, error = attempt(float, answer_params)
-    if error:
-        return verdict(False, f"Give a number of parameters, not {answer_params!r}.")
-    if math.isclose(answer, expected, rel_tol=0.02):
-        return verdict(True)
     hints = {
         "Count parameters, not billions: write 12e9 for 12B.": expected / 1e9,
         "Keep a quarter of each GPU for activations: only 75% holds model states.": expected / 0.75,
@@ -356,7 +356,6 @@ def check_largest_trainable(answer_params: float) -> bool:
         ),
         "Mixed-precision Adam takes 16 bytes per parameter (2 + 2 + 12), not 12.": expected * 16 / 12,
     }
-    for hint, wrong in hints.items():
-        if math.isclose(answer, wrong, rel_tol=0.02):
-            return verdict(False, hint)
-    return verdict(False, "Solve 16 bytes x N / 8 GPUs = 0.75 x 80 GB for N.")
+    return _check_number(
+        answer_params, expected, "parameters", hints, "Solve 16 bytes x N / 8 GPUs = 0.75 x 80 GB for N."
+    )
