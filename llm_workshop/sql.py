@@ -32,12 +32,24 @@ SCHEMA_BRIEF = {
     "orders": "orders(id, customer_id, product_id, quantity)",
 }
 # Values are split so that the test questions ask about cities and categories no training question mentions.
-CITIES = {"train": ["Paris", "London", "Berlin", "Madrid", "Rome", "Vienna"], "test": ["Oslo", "Dublin", "Lisbon"]}
-CATEGORIES = {"train": ["books", "games", "tools", "toys"], "test": ["music", "garden"]}
+# Many training values, so that a model learns to copy the value from the question rather than memorise a few.
+CITIES = {
+    "train": ["Paris", "London", "Berlin", "Madrid", "Rome", "Vienna", "Prague", "Warsaw", "Athens", "Brussels",
+              "Zurich", "Munich", "Milan", "Lyon", "Porto", "Geneva", "Hamburg", "Naples", "Seville", "Krakow",
+              "Budapest", "Sofia", "Helsinki", "Stockholm", "Copenhagen", "Amsterdam", "Antwerp", "Marseille",
+              "Turin", "Valencia", "Bilbao", "Riga", "Tallinn", "Vilnius", "Zagreb", "Belgrade", "Bern", "Basel",
+              "Bordeaux", "Bremen"],
+    "test": ["Oslo", "Dublin", "Lisbon"],
+}  # fmt: skip
+CATEGORIES = {
+    "train": ["books", "games", "tools", "toys", "shoes", "lamps", "bags", "maps", "pens", "socks", "hats", "cups",
+              "rugs", "clocks", "kites", "soaps", "paints", "boots", "mugs", "plates"],
+    "test": ["music", "garden"],
+}  # fmt: skip
 FIRST_NAMES = ["Ada", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gus", "Hana", "Ivo", "Jan", "Kim", "Lea", "Max", "Nora"]
 LAST_NAMES = ["Moss", "Reed", "Hart", "Lane", "Cole", "Ford", "Wade", "Shaw", "Bell", "Ross"]
 PRODUCT_WORDS = ["Red", "Blue", "Tiny", "Big", "Smart", "Old", "Fast", "Quiet", "Bright", "Soft"]
-N_CUSTOMERS, N_PRODUCTS, N_ORDERS = 60, 40, 300
+N_CUSTOMERS, N_PRODUCTS, N_ORDERS = 120, 80, 900
 
 
 def make_database(path: str | Path, seed: int = 0) -> str:
@@ -77,62 +89,162 @@ def make_database(path: str | Path, seed: int = 0) -> str:
 
 # --- the examples --------------------------------------------------------------------------
 
-# Each template: the tables it needs, its SQL, and question phrasings for train and test. Test phrasings are unseen
+# Each template: the tables it needs, its SQL, and question phrasings for train and test (ten varied training
+# phrasings, so that the words around the keywords carry no signal). Test phrasings are unseen
 # sentences built from words the training phrasings use, so the model must map a new wording to a known request.
 TEMPLATES = [
     {
         "tables": ["customers"],
         "sql": "select name from customers where city = '{city}'",
-        "train": ["Which customers live in {city}?", "List the customers from {city}.", "Names of customers in {city}?"],
-        "test": ["Who are the customers living in {city}?"],
+        "train": [
+            "Which customers live in '{city}'?",
+            "List the customers from '{city}'.",
+            "Names of customers in '{city}'?",
+            "Give me the customers based in '{city}'.",
+            "Which of our customers are in '{city}'?",
+            "Show the customers who live in '{city}'.",
+            "Who lives in '{city}'?",
+            "Name every customer from '{city}'.",
+            "What are the names of the customers in '{city}'?",
+            "Who are our customers in '{city}'?",
+        ],
+        "test": ["Who are the customers living in '{city}'?"],
     },
     {
         "tables": ["customers"],
         "sql": "select count(*) from customers where city = '{city}'",
-        "train": ["How many customers live in {city}?", "Count the customers in {city}.", "Number of customers in {city}?"],
-        "test": ["What is the number of customers from {city}?"],
+        "train": [
+            "How many customers live in '{city}'?",
+            "Count the customers in '{city}'.",
+            "Number of customers in '{city}'?",
+            "How many of our customers are based in '{city}'?",
+            "Count of customers from '{city}'?",
+            "What is the count of customers in '{city}'?",
+            "Show the number of customers who live in '{city}'.",
+            "Give the number of customers in '{city}'.",
+            "How many people from '{city}' are customers?",
+            "Tell me how many customers we have in '{city}'.",
+        ],
+        "test": ["What is the number of customers from '{city}'?"],
     },
     {
         "tables": ["customers"],
         "sql": "select name from customers where age > {age}",
-        "train": ["Which customers are older than {age}?", "List the customers over {age}.", "Customers aged over {age}?"],
+        "train": [
+            "Which customers are older than {age}?",
+            "List the customers over {age}.",
+            "Customers aged over {age}?",
+            "Names of customers above the age of {age}?",
+            "Which of our customers are over {age} years old?",
+            "Show the customers older than {age}.",
+            "Who is older than {age}?",
+            "Give me every customer over the age of {age}.",
+            "Name the customers aged more than {age}.",
+            "What customers are above {age}?",
+        ],
         "test": ["Who are the customers older than {age}?"],
     },
     {
         "tables": ["products"],
         "sql": "select name from products where category = '{category}'",
-        "train": ["Which products are in the {category} category?", "List the {category} products.", "Names of the {category} products?"],
-        "test": ["Show the names of the products of category {category}."],
+        "train": [
+            "Which products are in the '{category}' category?",
+            "List the '{category}' products.",
+            "Names of the '{category}' products?",
+            "What do we sell in category '{category}'?",
+            "Give me the products of the '{category}' category.",
+            "Show the '{category}' products.",
+            "Name every product in category '{category}'.",
+            "What are the products of category '{category}'?",
+            "Which items belong to the '{category}' category?",
+            "Products in '{category}'?",
+        ],
+        "test": ["Show the names of the products of category '{category}'."],
     },
     {
         "tables": ["products"],
         "sql": "select name from products where price > {price}",
-        "train": ["Which products cost more than {price}?", "List the products priced above {price}.", "Products with a price over {price}?"],
+        "train": [
+            "Which products cost more than {price}?",
+            "List the products priced above {price}.",
+            "Products with a price over {price}?",
+            "Names of the products costing over {price}?",
+            "What products have a price above {price}?",
+            "Show the products that cost over {price}.",
+            "Name the products priced over {price}.",
+            "Give me every product with a price above {price}.",
+            "Which items cost more than {price}?",
+            "What costs more than {price}?",
+        ],
         "test": ["Name the products whose price is over {price}."],
     },
     {
         "tables": ["products"],
         "sql": "select avg(price) from products where category = '{category}'",
-        "train": ["What is the average price of {category} products?", "Average price of the {category} products?", "Mean price in the {category} category?"],
-        "test": ["On average, what does a product of category {category} cost?"],
+        "train": [
+            "What is the average price of '{category}' products?",
+            "Average price of the '{category}' products?",
+            "Mean price in the '{category}' category?",
+            "What does a '{category}' product cost on average?",
+            "Give the average price in category '{category}'.",
+            "Show the average price of the products of category '{category}'.",
+            "On average, how much is a '{category}' product?",
+            "What is the mean price of the '{category}' items?",
+            "How much do '{category}' products cost on average?",
+            "Average cost of a product in '{category}'?",
+        ],
+        "test": ["On average, what does a product of category '{category}' cost?"],
     },
     {
         "tables": ["products"],
         "sql": "select name from products order by price desc limit {k}",
-        "train": ["What are the {k} most expensive products?", "List the {k} priciest products.", "Top {k} products by price?"],
+        "train": [
+            "What are the {k} most expensive products?",
+            "List the {k} priciest products.",
+            "Top {k} products by price?",
+            "Give me the {k} products with the highest price.",
+            "Which {k} products cost the most?",
+            "Show the {k} most expensive products.",
+            "Name the {k} products with the top prices.",
+            "The {k} priciest items?",
+            "What are the top {k} products by price?",
+            "Which are the {k} most expensive items?",
+        ],
         "test": ["Show the top {k} products by price."],
     },
     {
         "tables": ["customers"],
         "sql": "select city, count(*) from customers group by city",
-        "train": ["How many customers are there in each city?", "Count the customers per city.", "Number of customers in each city?"],
+        "train": [
+            "How many customers are there in each city?",
+            "Count the customers per city.",
+            "Number of customers in each city?",
+            "How many customers does each city have?",
+            "Customer count by city?",
+            "Show the number of customers per city.",
+            "Give the customer count of every city.",
+            "For each city, how many customers are there?",
+            "What is the number of customers in every city?",
+            "List every city with its number of customers.",
+        ],
         "test": ["For every city, give the number of customers."],
     },
     {
         "tables": ["customers", "orders"],
         "sql": "select sum(quantity) from orders join customers on customer_id = customers.id where city = '{city}'",
-        "train": ["How many items did customers from {city} order?", "Total quantity ordered from {city}?", "Items ordered by customers in {city}?"],
-        "test": ["What quantity in total was ordered by customers living in {city}?"],
+        "train": [
+            "How many items did customers from '{city}' order?",
+            "Total quantity ordered from '{city}'?",
+            "Items ordered by customers in '{city}'?",
+            "What is the total quantity of the orders from '{city}'?",
+            "How many items were ordered in '{city}' in all?",
+            "Show the total quantity ordered by customers in '{city}'.",
+            "Give the number of items customers from '{city}' ordered.",
+            "What quantity did the customers in '{city}' order in total?",
+            "Sum of the quantities ordered from '{city}'?",
+            "In total, how many items were ordered by customers who live in '{city}'?",
+        ],
+        "test": ["What quantity in total was ordered by customers living in '{city}'?"],
     },
 ]  # fmt: skip
 SPLITS = ("train", "test")
@@ -185,6 +297,42 @@ def from_sql_create_context(row: dict) -> dict:
     if missing:
         raise KeyError(f"a sql-create-context row needs the columns {SQL_CREATE_CONTEXT_COLUMNS}; missing {missing}")
     return {"schema": row["context"], "question": row["question"], "sql": row["answer"]}
+
+
+def random_queries(n: int, words: list[str], seed: int = 0) -> list[str]:
+    """`n` random SELECT queries over the shop's tables with random `words` as string values: SQL for a smoke model
+    to read in pre-training, as real models read code. No question is paired with them."""
+    if n < 1 or not words:
+        raise ValueError(f"need n >= 1 queries and a non-empty list of words for values; got n={n}, {len(words)} words")
+    rng = random.Random(seed)
+    columns = {table: statement[statement.index("(") + 1 : -1].split(", ") for table, statement in SCHEMA_BRIEF.items()}
+    columns = {table: [c.split()[0] for c in cols] for table, cols in columns.items()}
+    text_columns = {"name", "city", "category"}
+
+    def condition(cols: list[str]) -> str:
+        column = rng.choice(cols)
+        if column in text_columns:
+            return f"{column} = '{rng.choice(words)}'"
+        return f"{column} {rng.choice(['=', '>', '<'])} {rng.randint(1, 400)}"
+
+    queries = []
+    for _ in range(n):
+        source = rng.choice(list(columns))
+        cols = columns[source]
+        if source == "orders" and rng.random() < 0.4:  # columns both tables have (id) would be ambiguous
+            source, cols = "orders join customers on customer_id = customers.id", cols[1:] + ["city", "age"]
+        aggregate = f"{rng.choice(['avg', 'sum', 'max', 'min'])}({rng.choice(cols)})"
+        select = rng.choice([rng.choice(cols), "count(*)", aggregate, "*", ", ".join(rng.sample(cols, 2))])
+        query, r = f"select {select} from {source}", rng.random()
+        if r < 0.6:
+            query += f" where {condition(cols)}"
+        elif r < 0.75:
+            column = rng.choice(cols)
+            query = f"select {column}, count(*) from {source} group by {column}"
+        if rng.random() < 0.2:
+            query += f" order by {rng.choice(cols)} {rng.choice(['asc', 'desc'])} limit {rng.randint(1, 10)}"
+        queries.append(query)
+    return queries
 
 
 # --- prompt formats ------------------------------------------------------------------------
