@@ -83,7 +83,8 @@ def answer(
     """The most probable span of `context` answering `question`, searched in overlapping windows of `max_length` tokens.
 
     In each window only context tokens may start or end the answer; the span maximises
-    p(start) · p(end) with start <= end < start + max_answer_length, and the best window wins.
+    p(start) · p(end) with start <= end < start + max_answer_length, and the best window wins. The probabilities
+    are a softmax over the context tokens and [CLS], so a window the model deems answerless scores low.
     """
     _check_inputs(question, context)
     limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
@@ -98,9 +99,13 @@ def answer(
     best = None
     for window in range(encoding["input_ids"].shape[0]):
         in_context = torch.tensor([s == 1 for s in encoding.sequence_ids(window)])
-        start_logits = output.start_logits[window].float().cpu().masked_fill(~in_context, float("-inf"))
-        end_logits = output.end_logits[window].float().cpu().masked_fill(~in_context, float("-inf"))
-        p_start, p_end = start_logits.softmax(-1), end_logits.softmax(-1)
+        # [CLS] takes part in the softmax, as in transformers' former pipeline: a window whose model puts the
+        # probability on [CLS] ("no answer here") scores low against the window that holds the answer.
+        competing = in_context | (encoding["input_ids"][window] == tokenizer.cls_token_id)
+        start_logits = output.start_logits[window].float().cpu().masked_fill(~competing, float("-inf"))
+        end_logits = output.end_logits[window].float().cpu().masked_fill(~competing, float("-inf"))
+        p_start = start_logits.softmax(-1).masked_fill(~in_context, 0.0)
+        p_end = end_logits.softmax(-1).masked_fill(~in_context, 0.0)
         # scores[i, j] = p(start=i) p(end=j), kept only where i <= j < i + max_answer_length
         scores = (p_start[:, None] * p_end[None, :]).triu().tril(max_answer_length - 1)
         flat = int(scores.argmax())

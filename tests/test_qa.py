@@ -138,3 +138,36 @@ def test_synthetic_examples_locate_a_unique_answer_and_are_seeded():
         assert e["context"].count(e["answer"]) == 1, "the answer must be unambiguous in its context"
         assert e["question"].endswith("?") and e["context"].count(".") == 3
     assert examples == qa.synthetic_examples(200, seed=0) and examples != qa.synthetic_examples(200, seed=1)
+
+
+class NoAnswerPointer(nn.Module):
+    """A QA stand-in that peaks on the answer (logit 10); in a window without the answer's first token it peaks on a
+    decoy (logit 12) and puts logit 20 on [CLS]: "no answer here"."""
+
+    def __init__(self, answer_ids: tuple[int, int], decoy_ids: tuple[int, int], cls_id: int) -> None:
+        super().__init__()
+        self.answer_ids, self.decoy_ids, self.cls_id = answer_ids, decoy_ids, cls_id
+        self.config = SimpleNamespace(max_position_embeddings=512)
+        self.anchor = nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids, attention_mask=None):
+        no_answer = ~(input_ids == self.answer_ids[0]).any(-1, keepdim=True)
+        logits = [
+            10.0 * (input_ids == a) + no_answer * (12.0 * (input_ids == d) + 20.0 * (input_ids == self.cls_id))
+            for a, d in zip(self.answer_ids, self.decoy_ids)
+        ]
+        return QuestionAnsweringModelOutput(start_logits=logits[0], end_logits=logits[1])
+
+
+def test_a_window_that_points_at_cls_loses_to_the_window_with_the_answer(tokenizer):
+    # Spread over the context tokens alone, the first window's probability would pick the decoy "old table" (logit
+    # 12 > 10), with probability about 1. [CLS] takes part in the softmax, as in transformers' former pipeline, so
+    # that window scores about e^-16 and the window that holds the answer wins.
+    context = filler(2) + " Holmes sat at the old table. " + filler(40) + " The gem was inside a Christmas hat. "
+    model = NoAnswerPointer(
+        (token_id(tokenizer, "Christmas"), token_id(tokenizer, "hat")),
+        (token_id(tokenizer, "old"), token_id(tokenizer, "table")),
+        tokenizer.cls_token_id,
+    )
+    result = qa.answer(model, tokenizer, "Where was the gem?", context, max_length=128, stride=32)
+    assert result.text == "Christmas hat" and result.score > 0.5
