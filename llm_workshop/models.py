@@ -37,7 +37,7 @@ from llm_workshop.training import random_rows, random_windows, train
 
 CACHE_VERSION = "v2"
 SMOKE_VOCAB_SIZE = 2048
-CHAT_PRETRAINING_STEPS = 500  # induction score 0.97 at 500 steps (0.93 at 250)
+CHAT_PRETRAINING_STEPS = 600  # induction score 0.96; news perplexity 302 (fluent) vs 394 (shuffled)
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -205,6 +205,8 @@ def build_smoke_chat(out: Path) -> None:
         ends=[ids(s) for s in ["\n", ".", ";", ".\n"]],
         vocab_size=len(tokenizer),
         steps=CHAT_PRETRAINING_STEPS,
+        repeats_only=150,
+        mix=(0.15, 0.15, 0.15),
     )
     pretrain(model, batches, CHAT_PRETRAINING_STEPS, lr=3e-3, warmup=30)
     model.save_pretrained(out)

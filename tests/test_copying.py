@@ -55,7 +55,17 @@ def test_pretraining_batches_are_seeded_and_start_with_repeats():
         return [
             b["input_ids"]
             for b in copying.pretraining_batches(
-                text, sql_ids, words, separators, [[4]], 300, steps=4, batch_size=8, seq_len=64, repeats_only=2, seed=seed
+                text,
+                sql_ids,
+                words,
+                separators,
+                [[4]],
+                300,
+                steps=4,
+                batch_size=8,
+                seq_len=64,
+                repeats_only=2,
+                seed=seed,
             )
         ]
 
