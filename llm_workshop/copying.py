@@ -132,8 +132,8 @@ def pretraining_batches(
     steps: int,
     batch_size: int = 16,
     seq_len: int = 128,
-    repeats_only: int = 200,
-    mix: tuple[float, float, float] = (0.25, 0.15, 0.2),
+    repeats_only: int = 150,
+    mix: tuple[float, float, float] = (0.15, 0.15, 0.15),
     seed: int = 0,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Causal-LM batches for a model that should copy: `repeats_only` steps of repeated spans, then a mix.

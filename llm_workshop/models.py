@@ -205,8 +205,6 @@ def build_smoke_chat(out: Path) -> None:
         ends=[ids(s) for s in ["\n", ".", ";", ".\n"]],
         vocab_size=len(tokenizer),
         steps=CHAT_PRETRAINING_STEPS,
-        repeats_only=150,
-        mix=(0.15, 0.15, 0.15),
     )
     pretrain(model, batches, CHAT_PRETRAINING_STEPS, lr=3e-3, warmup=30)
     model.save_pretrained(out)
