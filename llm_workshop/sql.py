@@ -306,7 +306,6 @@ def random_queries(n: int, words: list[str], seed: int = 0) -> list[str]:
         raise ValueError(f"need n >= 1 queries and a non-empty list of words for values; got n={n}, {len(words)} words")
     rng = random.Random(seed)
     columns = {table: statement[statement.index("(") + 1 : -1].split(", ") for table, statement in SCHEMA_BRIEF.items()}
-    columns = {table: [c.split()[0] for c in cols] for table, cols in columns.items()}
     text_columns = {"name", "city", "category"}
 
     def condition(cols: list[str]) -> str:
