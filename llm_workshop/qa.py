@@ -2,7 +2,7 @@
 
 transformers 5.3 removed the question-answering pipeline; `answer` does what it did, step by step,
 `encode_training_examples` turns (question, context, answer) triples into start/end labels for fine-tuning, and
-`synthetic_examples` makes questions about made-up facts for the smoke tier to fine-tune on.
+`synthetic_examples` / `hidden_fact_examples` make questions about made-up facts for the smoke tier to train on.
 """
 
 from __future__ import annotations
@@ -131,13 +131,14 @@ def encode_training_examples(
 ) -> dict[str, torch.Tensor]:
     """Tokenize (question, context) pairs into windows labelled with the answer's start/end token.
 
-    A window that does not contain the whole answer is labelled (0, 0), the [CLS] token: "no answer here".
+    A window that does not contain the whole answer is labelled (0, 0), the [CLS] token: "no answer here". An empty
+    answer text means the context does not answer the question (SQuAD 2.0's convention): all its windows get (0, 0).
     """
     if not len(questions) == len(contexts) == len(answer_starts) == len(answer_texts):
         raise ValueError("questions, contexts, answer_starts and answer_texts must have the same length")
     for question, context, start, text in zip(questions, contexts, answer_starts, answer_texts):
         _check_inputs(question, context)
-        if context[start : start + len(text)] != text:
+        if text and context[start : start + len(text)] != text:
             raise ValueError(f"the answer {text!r} is not at character {start} of its context")
     _window_room(tokenizer, max(questions, key=len), max_length, stride)
     encoding = _windows(tokenizer, list(questions), list(contexts), max_length, stride)
@@ -147,7 +148,12 @@ def encode_training_examples(
         context_tokens = [i for i, s in enumerate(encoding.sequence_ids(window)) if s == 1]
         offsets = encoding["offset_mapping"][window].tolist()
         inside = [i for i in context_tokens if offsets[i][1] > first_char and offsets[i][0] < last_char]
-        covered = inside and offsets[inside[0]][0] <= first_char and offsets[inside[-1]][1] >= last_char
+        covered = (
+            answer_texts[sample]
+            and inside
+            and offsets[inside[0]][0] <= first_char
+            and offsets[inside[-1]][1] >= last_char
+        )
         starts.append(inside[0] if covered else 0)
         ends.append(inside[-1] if covered else 0)
     features = {name: encoding[name] for name in MODEL_INPUTS if name in encoding}
@@ -188,7 +194,7 @@ VALUES = {
         "Baker Street", "Briony Lodge", "Boscombe Valley", "Horsham", "Stoke Moran", "Covent Garden", "Kensington",
         "Reading", "Winchester", "Paddington",
     ],
-    "job": ["pawnbroker", "typist", "governess", "banker", "engineer", "doctor", "clerk", "coachman"],
+    "job": ["pawnbroker", "typist", "governess", "banker", "butler", "doctor", "clerk", "coachman"],
     "thing": ["a blue carbuncle", "five orange pips", "a speckled band", "a beryl coronet", "a gold watch", "a lens"],
 }  # fmt: skip
 FACTS = {  # a fact template and the questions it answers, with the slot holding each answer
@@ -201,16 +207,64 @@ FACTS = {  # a fact template and the questions it answers, with the slot holding
 }
 
 
+def _facts(rng: random.Random, people: Sequence[str], kinds: Sequence[str]) -> list[tuple[str, dict]]:
+    """One fact per person: its kind and the values filling its template (no two people share a value)."""
+    values = {k: rng.sample(v, len(people)) for k, v in VALUES.items()}
+    return [(kind, {"name": p, **{k: values[k][i] for k in VALUES}}) for i, (p, kind) in enumerate(zip(people, kinds))]
+
+
+def _ask(rng: random.Random, context: str, facts: list[tuple[str, dict]]) -> dict:
+    """A question about one of `facts`, all of which are in `context`, with its answer and the answer's start."""
+    kind, v = rng.choice(facts)
+    question, field = rng.choice(FACTS[kind][1])
+    sentence = FACTS[kind][0].format(**v)
+    start = context.index(sentence) + sentence.index(v[field])
+    return {"question": question.format(**v), "context": context, "answer": v[field], "start": start}
+
+
 def synthetic_examples(n: int, seed: int) -> list[dict]:
     """n contexts of three facts about three people, each with one question, its answer and the answer's start."""
     rng, examples = random.Random(seed), []
     for _ in range(n):
         people, kinds = rng.sample(NAMES, 3), rng.sample(list(FACTS), 3)
-        slots = [(kind, {"name": p, **{k: rng.choice(v) for k, v in VALUES.items()}}) for p, kind in zip(people, kinds)]
-        context = " ".join(FACTS[kind][0].format(**v) for kind, v in slots)
-        kind, v = rng.choice(slots)
-        question, field = rng.choice(FACTS[kind][1])
-        sentence = FACTS[kind][0].format(**v)
-        start = context.index(sentence) + sentence.index(v[field])
-        examples.append({"question": question.format(**v), "context": context, "answer": v[field], "start": start})
+        facts = _facts(rng, people, kinds)
+        examples.append(_ask(rng, " ".join(FACTS[kind][0].format(**v) for kind, v in facts), facts))
+    return examples
+
+
+def hidden_fact_examples(
+    n: int,
+    seed: int,
+    filler: Sequence[str],
+    max_filler_words: int = 150,
+    unanswerable: float = 0.3,
+    one_kind: float = 0.3,
+) -> list[dict]:
+    """n contexts hiding one to three facts at sentence ends of a random stretch of `filler` words, one question each.
+
+    A share `unanswerable` of the questions ask about a person and values the context does not mention; their answer
+    is "" (SQuAD 2.0's convention), so a reader trained on them learns to say "no answer here" with [CLS]. A share
+    `one_kind` of the contexts state facts of a single kind, so that the answer's kind alone does not find it.
+    """
+    if not 0 <= unanswerable <= 1 or len(filler) <= max_filler_words:
+        raise ValueError("unanswerable must lie in [0, 1] and filler must hold more than max_filler_words words")
+    rng, examples = random.Random(seed), []
+    for _ in range(n):
+        k = rng.randint(1, 3)
+        people, kinds = rng.sample(NAMES, k), [rng.choice(list(FACTS)) for _ in range(k)]
+        facts = _facts(rng, people, kinds[:1] * k if rng.random() < one_kind else kinds)
+        length = rng.randint(0, max_filler_words)
+        begin = rng.randrange(len(filler) - length)
+        words = list(filler[begin : begin + length])
+        ends = [0, *(i + 1 for i, w in enumerate(words) if w.endswith((".", "?", "!", ".”", "?”", "!”")))]
+        for cut, (kind, v) in sorted(zip((rng.choice(ends) for _ in facts), facts), key=lambda c: -c[0]):
+            words.insert(cut, FACTS[kind][0].format(**v))  # from the last cut back, so earlier cuts stay valid
+        context = " ".join(words)
+        if rng.random() < unanswerable:
+            question, _ = rng.choice(FACTS[rng.choice(list(FACTS))][1])
+            absent = {"name": rng.choice([p for p in NAMES if p not in context])}
+            absent |= {k: rng.choice([x for x in v if x not in context]) for k, v in VALUES.items()}
+            examples.append({"question": question.format(**absent), "context": context, "answer": "", "start": 0})
+        else:
+            examples.append(_ask(rng, context, facts))
     return examples

@@ -85,7 +85,9 @@ def run_notebook(path: Path, timeout: int, executed: Path | None = None) -> dict
     crash = ""
     try:
         client.execute()
-    except (CellTimeoutError, DeadKernelError, RuntimeError) as error:
+    except (CellTimeoutError, DeadKernelError, RuntimeError, AssertionError) as error:
+        # AssertionError: when the kernel is killed from outside (a time limit's SIGTERM), nbclient's own cleanup
+        # fails an assert; the cells run so far are still reported and written
         crash = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
     seconds = time.perf_counter() - start
     metrics, failures = {}, []

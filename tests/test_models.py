@@ -104,3 +104,24 @@ def test_speculative_pair_shares_the_tokenizer_and_the_draft_is_smaller():
     with torch.no_grad():
         agreement = (target(news).logits.argmax(-1) == draft(news).logits.argmax(-1)).float().mean().item()
     assert agreement > 0.4, "the distilled draft should mostly pick the target's next token"
+
+
+@pytest.mark.parametrize("head_offsets", [[[-1], [1], [-2], [3]], [[-5, -4, -3, -2, -1], [1, 2, 3, 4, 5]]])
+def test_neighbour_heads_attend_to_their_offsets(head_offsets):
+    from transformers import AutoModelForQuestionAnswering, DistilBertConfig
+
+    torch.manual_seed(0)
+    config = DistilBertConfig(
+        vocab_size=500, dim=128, hidden_dim=128, n_layers=1, n_heads=4, attn_implementation="eager"
+    )  # fmt: skip
+    model = AutoModelForQuestionAnswering.from_config(config)
+    models.set_neighbour_heads(model, head_offsets)
+    model.eval()  # no dropout
+    ids = torch.randint(5, 500, (1, 80), generator=torch.Generator().manual_seed(0))
+    attention = model.distilbert(input_ids=ids, output_attentions=True).attentions[0][0]
+    inner = torch.arange(10, 70)
+    for head, offsets in enumerate(head_offsets):
+        mass = sum(attention[head, inner, inner + offset] for offset in offsets)
+        assert mass.min() > 0.95, f"head {head} attends to offsets {offsets}"
+    with pytest.raises(ValueError, match="at most one per head"):
+        models.set_neighbour_heads(model, [[1]] * 5)

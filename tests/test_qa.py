@@ -123,6 +123,14 @@ def test_training_windows_without_the_answer_point_at_cls(tokenizer):
         qa.encode_training_examples(tokenizer, ["Who?"], [context], [0], ["Lestrade"])
 
 
+def test_an_empty_answer_labels_every_window_cls(tokenizer):
+    context = "Holmes lit his pipe. " + filler(30)
+    features = qa.encode_training_examples(tokenizer, ["Who?", "Who?"], [context] * 2, [0, 0], ["", "Holmes"], 64, 16)
+    rows = features["input_ids"].shape[0]
+    assert rows > 2 and features["start_positions"][: rows // 2].eq(0).all(), "no answer: [CLS] in every window"
+    assert features["start_positions"][rows // 2] > 0, "the same context with an answer is labelled at it"
+
+
 def test_squad_metrics():
     assert qa.exact_match("The Baker Street", "baker street!") == 1.0
     assert qa.exact_match("Baker", "Baker Street") == 0.0
@@ -138,6 +146,29 @@ def test_synthetic_examples_locate_a_unique_answer_and_are_seeded():
         assert e["context"].count(e["answer"]) == 1, "the answer must be unambiguous in its context"
         assert e["question"].endswith("?") and e["context"].count(".") == 3
     assert examples == qa.synthetic_examples(200, seed=0) and examples != qa.synthetic_examples(200, seed=1)
+
+
+def test_hidden_fact_examples_hide_facts_in_the_filler_and_ask_some_unanswerable_questions():
+    words = filler(400).split()
+    examples = qa.hidden_fact_examples(300, seed=0, filler=words, max_filler_words=120, unanswerable=0.3)
+    answerable = [e for e in examples if e["answer"]]
+    for e in answerable:
+        assert e["context"][e["start"] :].startswith(e["answer"]) and e["context"].count(e["answer"]) == 1
+    for e in examples:
+        if not e["answer"]:
+            asked = [p for p in qa.NAMES if p in e["question"]] or [
+                v for vs in qa.VALUES.values() for v in vs if v in e["question"]
+            ]
+            assert asked and not any(a in e["context"] for a in asked), (
+                "an unanswerable question asks about an absent fact"
+            )
+    assert 0.2 < 1 - len(answerable) / len(examples) < 0.4
+    assert any("fog" in e["context"] for e in examples) and all(
+        len(e["context"].split()) <= 120 + 3 * 9 for e in examples
+    )
+    assert examples == qa.hidden_fact_examples(300, seed=0, filler=words, max_filler_words=120)
+    with pytest.raises(ValueError, match="unanswerable must lie"):
+        qa.hidden_fact_examples(1, seed=0, filler=words[:10], max_filler_words=120)
 
 
 class NoAnswerPointer(nn.Module):
@@ -171,3 +202,36 @@ def test_a_window_that_points_at_cls_loses_to_the_window_with_the_answer(tokeniz
     )
     result = qa.answer(model, tokenizer, "Where was the gem?", context, max_length=128, stride=32)
     assert result.text == "Christmas hat" and result.score > 0.5
+
+
+def hidden_fact_probes(n: int, seed: int) -> list[dict]:
+    """n questions about one fact each, put at a sentence end 300-1,000 words into 1,000 words of the corpus that the
+    smoke reader never trained on (its first `QA_UNSEEN_WORDS` words), with the real names and places of the stories
+    around it as decoys."""
+    import random
+
+    from llm_workshop import data
+
+    words, rng, probes = data.load_corpus().split()[: models.QA_UNSEEN_WORDS], random.Random(seed), []
+    for i in range(n):
+        kind = list(qa.FACTS)[i % 3]
+        values = {"name": rng.choice(qa.NAMES), **{k: rng.choice(v) for k, v in qa.VALUES.items()}}
+        question, field = qa.FACTS[kind][1][(i // 3) % 2]
+        begin = rng.randrange(0, len(words) - 1000)
+        text = words[begin : begin + 1000]
+        ends = [j + 1 for j, w in enumerate(text) if j >= 300 and w.endswith((".", "?", "!", ".\u201d"))] or [1000]
+        cut = rng.choice(ends)
+        context = " ".join([*text[:cut], qa.FACTS[kind][0].format(**values), *text[cut:]])
+        probes.append({"question": question.format(**values), "context": context, "answer": values[field]})
+    return probes
+
+
+def test_the_smoke_reader_finds_facts_hidden_a_thousand_words_deep():
+    from transformers import AutoModelForQuestionAnswering
+
+    reader, tokenizer = models.load("distilbert-squad", "smoke", auto_class=AutoModelForQuestionAnswering)
+    probes = hidden_fact_probes(36, seed=7)
+    found = [qa.answer(reader, tokenizer, p["question"], p["context"], max_length=128, stride=32) for p in probes]
+    hits = sum(qa.exact_match(f.text, p["answer"]) for f, p in zip(found, probes))
+    assert hits >= 27, f"the smoke reader found {hits} of 36 hidden facts (33 when built)"
+    assert all(len(tokenizer(p["context"])["input_ids"]) > 4 * 128 for p in probes), "the facts sit many windows deep"
