@@ -7,6 +7,7 @@ loaded back with `from_pretrained` — the same call the full tier makes with a 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -134,6 +135,18 @@ def pretrain(model: PreTrainedModel, batches: Iterable, steps: int, lr: float = 
     return train(model, batches, optimizer, max_grad_norm=1.0, scheduler=schedule)
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Train on one CPU thread inside the block: sums split across threads round differently, so a smoke build
+    would give other weights on another number of cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def pretrain_causal_lm(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerFast,
@@ -213,12 +226,8 @@ def build_smoke_chat(out: Path) -> None:
         vocab_size=len(tokenizer),
         steps=CHAT_PRETRAINING_STEPS,
     )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same weights on any number of cores: sums split across threads round differently
-    try:
+    with one_thread():
         pretrain(model, batches, CHAT_PRETRAINING_STEPS, lr=3e-3, warmup=30)
-    finally:
-        torch.set_num_threads(threads)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
@@ -309,23 +318,20 @@ def build_smoke_distilbert_squad(out: Path) -> None:
     alone = encode(qa.hidden_fact_examples(QA_EXAMPLES, seed=1, filler=filler, max_filler_words=0))
     hidden = encode(qa.hidden_fact_examples(QA_EXAMPLES, seed=0, filler=filler, max_filler_words=150))
     has_answer = hidden["start_positions"] > 0
+    with_answer, without = has_answer.nonzero()[:, 0], (~has_answer).nonzero()[:, 0]
     generator = torch.Generator().manual_seed(0)
 
     def balanced_rows() -> Iterator[torch.Tensor]:  # half the windows hold the answer, half say "no answer here"
         for _ in range(QA_STEPS[1]):
-            yes = has_answer.nonzero()[:, 0][torch.randint(int(has_answer.sum()), (16,), generator=generator)]
-            no = (~has_answer).nonzero()[:, 0][torch.randint(int((~has_answer).sum()), (16,), generator=generator)]
+            yes = with_answer[torch.randint(len(with_answer), (16,), generator=generator)]
+            no = without[torch.randint(len(without), (16,), generator=generator)]
             yield torch.cat([yes, no])
 
     batches = itertools.chain(
         qa_batches(alone, random_rows(len(alone["input_ids"]), QA_STEPS[0], 32)), qa_batches(hidden, balanced_rows())
     )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same weights on any number of cores, as in build_smoke_chat
-    try:
+    with one_thread():
         pretrain(model, batches, sum(QA_STEPS), lr=2e-3, warmup=30)
-    finally:
-        torch.set_num_threads(threads)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
