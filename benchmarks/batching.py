@@ -16,7 +16,9 @@ import time
 import torch
 from transformers.utils import logging
 
-from llm_workshop import batching, data, models
+from llm_workshop import models
+from llm_workshop.concepts import batching
+from llm_workshop.course import data
 
 TARGET = 1.5
 

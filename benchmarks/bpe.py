@@ -10,23 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from llm_workshop import bpe, data
+from llm_workshop.concepts import bpe
+from llm_workshop.course import data
+from llm_workshop.course.timing import best_of
 
 TARGET_S = 20.0
-
-
-def best_time(fn, repeats: int):
-    """(result of the last call, best wall-clock seconds over `repeats` calls)."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return result, min(times)
 
 
 def train_tokenizers(text: str, vocab_size: int) -> Tokenizer:
@@ -50,8 +41,8 @@ def main() -> None:
     print(f"corpus: {len(text):,} characters; CPU cores available to this process: {cores}; "
           f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
-    ours, ours_s = best_time(lambda: bpe.BPETokenizer().train(text, args.vocab_size), args.repeats)
-    rust, rust_s = best_time(lambda: train_tokenizers(text, args.vocab_size), args.repeats)
+    ours_s, ours = best_of(lambda: bpe.BPETokenizer().train(text, args.vocab_size), args.repeats)
+    rust_s, rust = best_of(lambda: train_tokenizers(text, args.vocab_size), args.repeats)
 
     chars = bpe.bytes_to_unicode()
     ours_merges = {tuple("".join(chars[b] for b in part) for part in merge) for merge in ours.merges}

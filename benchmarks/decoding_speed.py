@@ -6,12 +6,13 @@ Run: python benchmarks/decoding_speed.py [--model gpt2|chat] [--new-tokens 128] 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from transformers.utils import logging
 
-from llm_workshop import decoding, models
+from llm_workshop import models
+from llm_workshop.concepts import decoding
+from llm_workshop.course.timing import best_of
 
 STRATEGIES = {
     "greedy": (dict(strategy="greedy"), dict(do_sample=False)),
@@ -21,16 +22,6 @@ STRATEGIES = {
     ),
     "beam x4": (dict(strategy="beam", num_beams=4), dict(do_sample=False, num_beams=4)),
 }
-
-
-def best_time(fn, repeats: int) -> tuple[float, torch.Tensor]:
-    times, out = [], None
-    for _ in range(repeats):
-        torch.manual_seed(0)  # sampling: both sides draw from the same global RNG stream
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
 
 
 def main() -> None:
@@ -48,14 +39,16 @@ def main() -> None:
         f"smoke {args.model}, torch threads {torch.get_num_threads()}, {args.new_tokens} new tokens, best of {args.repeats}"
     )
     for name, (ours_kwargs, hf_kwargs) in STRATEGIES.items():
-        ours_s, ours = best_time(
-            lambda kw=ours_kwargs: decoding.generate(model, ids, args.new_tokens, **kw), args.repeats
+        reseed = lambda: torch.manual_seed(0)  # noqa: E731  (sampling: both sides draw the same random stream)
+        ours_s, ours = best_of(
+            lambda kw=ours_kwargs: decoding.generate(model, ids, args.new_tokens, **kw), args.repeats, reseed
         )
-        hf_s, theirs = best_time(
+        hf_s, theirs = best_of(
             lambda kw=hf_kwargs: model.generate(
                 ids, attention_mask=mask, max_new_tokens=args.new_tokens, eos_token_id=None, pad_token_id=0, **kw
             ),
             args.repeats,
+            reseed,
         )
         same = "same tokens" if torch.equal(ours, theirs) else "DIFFERENT tokens"
         print(

@@ -10,13 +10,14 @@ Run: python benchmarks/kv_cache.py [--new-tokens 256] [--repeats 1]
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging
 
-from llm_workshop import decoding, models
+from llm_workshop import models
+from llm_workshop.concepts import decoding
+from llm_workshop.course.timing import best_of
 
 TARGET = 3.0
 
@@ -41,15 +42,6 @@ def gpt2_small_shape(vocab_size: int):
     return GPT2LMHeadModel(config).eval()
 
 
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def cache_speedup(model, ids: torch.Tensor, new_tokens: int, repeats: int) -> tuple[float, float]:
     """Seconds for greedy decoding with and without the KV cache (best of `repeats`); the tokens must be equal."""
     outputs = {}
@@ -57,8 +49,8 @@ def cache_speedup(model, ids: torch.Tensor, new_tokens: int, repeats: int) -> tu
     def run(use_cache: bool):
         outputs[use_cache] = decoding.generate(model, ids, new_tokens, use_cache=use_cache)
 
-    with_cache = best_time(lambda: run(True), repeats)
-    without_cache = best_time(lambda: run(False), repeats)
+    with_cache = best_of(lambda: run(True), repeats)[0]
+    without_cache = best_of(lambda: run(False), repeats)[0]
     assert torch.equal(outputs[True], outputs[False]), "the cache changed the tokens"
     return with_cache, without_cache
 
@@ -94,7 +86,7 @@ def main() -> None:
                 eos_token_id=None, pad_token_id=0,
             )  # fmt: skip
 
-        hf_with, hf_without = best_time(lambda: hf(True), args.repeats), best_time(lambda: hf(False), args.repeats)
+        hf_with, hf_without = best_of(lambda: hf(True), args.repeats)[0], best_of(lambda: hf(False), args.repeats)[0]
     print(f"smoke GPT-2 through model.generate(): {hf_without:.2f} s / {hf_with:.2f} s -> {hf_without / hf_with:.2f}x")
     headline = results["GPT-2-small shape"]
     print(f"KV cache speed-up (GPT-2-small shape, {args.new_tokens} new tokens): {headline:.2f}x (target >= {TARGET}x)")

@@ -26,7 +26,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging
 
-from llm_workshop import decoding, distill, models, speculative
+from llm_workshop import models
+from llm_workshop.concepts import decoding, distill, speculative, training
+from llm_workshop.course import data
+from llm_workshop.course.cache import cache_dir
+from llm_workshop.course.timing import best_of
+from llm_workshop.standins.tokenizer import smoke_tokenizer
 
 TARGET = 1.5
 PROMPTS = [
@@ -43,22 +48,22 @@ PROMPTS = [
 
 def build_pair(out: Path, layers: int, width: int, steps: int) -> None:
     """Pre-train the target like the smoke models, distil the draft from it, save both under `out`."""
-    tokenizer = models.smoke_tokenizer("causal")
+    tokenizer = smoke_tokenizer("causal")
     torch.manual_seed(0)
     target = AutoModelForCausalLM.from_config(
         models._smoke_gpt2_config(tokenizer, n_layer=layers, n_embd=width, n_head=width // 64)
     )
-    models.pretrain_causal_lm(target, tokenizer, models.news_text(), steps=steps)
+    training.pretrain_causal_lm(target, tokenizer, data.news_text(), steps=steps)
     torch.manual_seed(0)
     draft = AutoModelForCausalLM.from_config(models._smoke_gpt2_config(tokenizer, n_layer=1, n_embd=64, n_head=2))
-    distill.train_student(draft, tokenizer, models.news_text(), steps=steps, teacher=target, temperature=2.0)
+    distill.train_student(draft, tokenizer, data.news_text(), steps=steps, teacher=target, temperature=2.0)
     for name, model in [("target", target), ("draft", draft)]:
         model.save_pretrained(out / name)
         tokenizer.save_pretrained(out / name)
 
 
 def load_pair(layers: int, width: int, steps: int):
-    out = models.cache_dir() / f"bench-speculative-{layers}x{width}-{steps}-{models.CACHE_VERSION}"
+    out = cache_dir() / f"bench-speculative-{layers}x{width}-{steps}-{models.CACHE_VERSION}"
     if not (out / "draft" / "config.json").is_file():
         print(f"training the benchmark pair once into {out} ...", flush=True)
         start = time.perf_counter()
@@ -67,16 +72,6 @@ def load_pair(layers: int, width: int, steps: int):
     target = AutoModelForCausalLM.from_pretrained(out / "target").eval()
     draft = AutoModelForCausalLM.from_pretrained(out / "draft").eval()
     return target, draft, AutoTokenizer.from_pretrained(out / "target")
-
-
-def timed(fn, repeats: int):
-    """(best seconds over `repeats`, result of the last call)."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> None:
@@ -103,9 +98,9 @@ def main() -> None:
     )
 
     with torch.inference_mode():
-        ours, plain = timed(lambda: [decoding.generate(target, ids, n) for ids in prompts], args.repeats)
+        ours, plain = best_of(lambda: [decoding.generate(target, ids, n) for ids in prompts], args.repeats)
         mask = [torch.ones_like(ids) for ids in prompts]
-        hf, hf_out = timed(
+        hf, hf_out = best_of(
             lambda: [
                 target.generate(ids, attention_mask=m, max_new_tokens=n, do_sample=False, repetition_penalty=1.0,
                                 eos_token_id=None, pad_token_id=0)
@@ -119,7 +114,7 @@ def main() -> None:
         print(f"{'k':>3} {'acceptance':>10} {'tokens/target pass':>18} {'seconds':>8} {'speed-up':>8}")
         results = {}
         for k in args.ks:
-            seconds, runs = timed(
+            seconds, runs = best_of(
                 lambda k=k: [speculative.speculative_generate(target, draft, ids, n, k=k) for ids in prompts],
                 args.repeats,
             )
@@ -131,7 +126,7 @@ def main() -> None:
             print(f"{k:>3} {accepted / drafted:>10.2f} {per_pass:>18.2f} {seconds:>8.2f} {baseline / seconds:>7.2f}x")
 
         k_hf = 4
-        assisted, hf_spec = timed(
+        assisted, hf_spec = best_of(
             lambda: [
                 target.generate(ids, attention_mask=m, assistant_model=draft, max_new_tokens=n, do_sample=False,
                                 repetition_penalty=1.0, eos_token_id=None, pad_token_id=0, num_assistant_tokens=k_hf,
@@ -147,12 +142,12 @@ def main() -> None:
 
         # sampling: the same distribution as plain sampling (tests/test_speculative.py), not the same tokens
         t = args.temperature
-        sampled_plain, _ = timed(
+        sampled_plain, _ = best_of(
             lambda: [decoding.generate(target, ids, n, strategy="sample", temperature=t,
                                        generator=torch.Generator().manual_seed(0)) for ids in prompts],
             args.repeats,
         )  # fmt: skip
-        seconds, runs = timed(
+        seconds, runs = best_of(
             lambda: [speculative.speculative_generate(target, draft, ids, n, k=best_k, do_sample=True, temperature=t,
                                                       generator=torch.Generator().manual_seed(0)) for ids in prompts],
             args.repeats,

@@ -41,7 +41,7 @@ def needs_gpu(notebook: Path) -> bool:
 def main() -> int:
     import torch
 
-    from llm_workshop.runtime import choose_dtype, choose_tier
+    from llm_workshop.course.runtime import choose_dtype, choose_tier
 
     print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}")
     for package in LIBRARIES:

@@ -1,6 +1,6 @@
 """Rehearse the full tier offline (`make rehearse`): every notebook, random-weight copies of the real checkpoints.
 
-The Hub ids of the model registry resolve to a local mirror (`llm_workshop.rehearsal.build_hub_mirror`, built once into the cache),
+The Hub ids of the model registry resolve to a local mirror (`scripts/rehearsal.py`, built once into the cache),
 the Hub data sets to stand-ins with their schema, and `LLM_WORKSHOP_REHEARSAL` tells `runtime.setup()` so. Every
 notebook runs with errors allowed; each failing cell is an outcome assertion (random weights may fail those) or a
 defect. Writes build/rehearsal.md (executed copies in build/rehearsal/) and exits 1 on any defect.
@@ -69,8 +69,7 @@ def run_notebook(path: Path, timeout: int, executed: Path | None = None) -> dict
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    from llm_workshop.rehearsal import DEFECT, classify_error
+    from rehearsal import DEFECT, classify_error
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(METRICS_CELL))
@@ -156,8 +155,9 @@ def report(results: dict[str, dict], header: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from llm_workshop.rehearsal import build_hub_mirror
-    from llm_workshop.runtime import REHEARSAL_LAYERS
+    from rehearsal import build_hub_mirror
+
+    from llm_workshop.course.runtime import REHEARSAL_LAYERS
 
     notebooks = [Path(p).resolve() for p in args.notebooks] or sorted(ROOT.glob("module_*/[0-9][0-9]_*.ipynb"))
     print("building (or reusing) the random-weight Hub mirror ...", flush=True)

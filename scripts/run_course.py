@@ -71,7 +71,7 @@ def execute(notebook: Path, out_dir: Path, timeout_s: int = 1800) -> Run:
 
 
 def main() -> int:
-    from llm_workshop.runtime import choose_tier
+    from llm_workshop.course.runtime import choose_tier
 
     tier, _, reason = choose_tier()
     print(f"Running every notebook in the {tier} tier ({reason}); outputs go to {BUILD.relative_to(ROOT)}/")

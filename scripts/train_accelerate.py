@@ -21,7 +21,8 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from llm_workshop import data, models  # noqa: E402
+from llm_workshop import models
+from llm_workshop.course import data  # noqa: E402
 
 
 def weights_checksum(model: torch.nn.Module) -> str:

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here builds or loads smoke stand-ins (make test-fast skips them)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -9,8 +9,11 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from llm_workshop import models, ppo, preferences, rewards, runtime
-from llm_workshop.logprobs import completion_logprobs, completion_logprobs_from_ids
+from llm_workshop import models
+from llm_workshop.concepts import ppo, preferences, rewards, training
+from llm_workshop.concepts.logprobs import completion_logprobs, completion_logprobs_from_ids
+from llm_workshop.course import runtime
+from llm_workshop.exercises import m3_4
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated and will be removed in v6")  # transformers 5 renames
 CPU = runtime.Runtime(tier="smoke", device=torch.device("cpu"), dtype=torch.float32, offline=True, seed=0)
@@ -89,13 +92,13 @@ def test_bad_shapes_and_settings_are_refused():
 
 
 def test_check_kl_penalised_reward_verdicts(capsys):
-    assert ppo.check_kl_penalised_reward([-0.1, 0.0, 2.2])
-    assert not ppo.check_kl_penalised_reward([-0.1, 0.0, 0.2])
+    assert m3_4.check_kl_penalised_reward([-0.1, 0.0, 2.2])
+    assert not m3_4.check_kl_penalised_reward([-0.1, 0.0, 0.2])
     assert "score" in capsys.readouterr().out
-    assert not ppo.check_kl_penalised_reward([0.1, 0.0, 1.8])
+    assert not m3_4.check_kl_penalised_reward([0.1, 0.0, 1.8])
     assert "sign" in capsys.readouterr().out
-    assert not ppo.check_kl_penalised_reward([0.0, 0.0])
-    assert not ppo.check_kl_penalised_reward("not numbers")
+    assert not m3_4.check_kl_penalised_reward([0.0, 0.0])
+    assert not m3_4.check_kl_penalised_reward("not numbers")
 
 
 # --- preference data -----------------------------------------------------------------------------
@@ -106,7 +109,7 @@ def test_generated_pairs_prefer_positive_words_and_are_seeded():
     assert pairs == preferences.generated_pairs(50, seed=3)
     assert pairs != preferences.generated_pairs(50, seed=4)
     assert all(preferences.lexicon_score(p["chosen"]) > 0 > preferences.lexicon_score(p["rejected"]) for p in pairs)
-    assert preferences.preference_pairs("smoke", 50, seed=3) == pairs
+    assert models.preference_pairs("smoke", 50, seed=3) == pairs
 
 
 def test_pairs_from_reviews_splits_prompt_and_continuations():
@@ -119,9 +122,9 @@ def test_pairs_from_reviews_splits_prompt_and_continuations():
 
 def test_unknown_tier_and_empty_requests_are_refused():
     with pytest.raises(ValueError, match="unknown tier"):
-        preferences.preference_pairs("medium", 5)
+        models.preference_pairs("medium", 5)
     with pytest.raises(ValueError, match="unknown tier"):
-        preferences.prompts_for("medium", 5)
+        models.prompts_for("medium", 5)
     with pytest.raises(ValueError, match="positive number"):
         preferences.generated_pairs(0)
 
@@ -136,10 +139,11 @@ def sft():
     policy, tokenizer = models.load("gpt2", "smoke")
     pairs = preferences.generated_pairs(300, seed=0)
     text = tokenizer.eos_token.join(p["prompt"] + p[side] for p in pairs for side in ("chosen", "rejected"))
-    models.pretrain_causal_lm(policy, tokenizer, text, steps=100, seq_len=48, batch_size=16, lr=3e-3)
+    training.pretrain_causal_lm(policy, tokenizer, text, steps=100, seq_len=48, batch_size=16, lr=3e-3)
     return policy, tokenizer
 
 
+@pytest.mark.slow
 def test_rollout_logprobs_match_unpadded_scoring(sft):
     policy, tokenizer = sft
     torch.manual_seed(0)
@@ -152,6 +156,7 @@ def test_rollout_logprobs_match_unpadded_scoring(sft):
     assert torch.equal(roll.logprobs, roll.ref_logprobs)  # the policy is its own reference here
 
 
+@pytest.mark.slow
 def test_ppo_raises_the_reward_and_the_kl_coef_bounds_the_kl(sft):
     policy, tokenizer = sft
     prompts = preferences.review_prompts(64, seed=1)
@@ -180,6 +185,7 @@ def test_ppo_raises_the_reward_and_the_kl_coef_bounds_the_kl(sft):
     assert results[1.0]["kl"].mean().item() < 0.5 * results[0.0]["kl"].mean().item()  # measured: 3.2 vs 44 nats
 
 
+@pytest.mark.slow
 def test_ppo_is_deterministic_and_leaves_the_reference_alone(sft):
     policy, tokenizer = sft
     reference_state = {k: v.clone() for k, v in policy.state_dict().items()}
@@ -196,6 +202,7 @@ def test_ppo_is_deterministic_and_leaves_the_reference_alone(sft):
     assert all(p.requires_grad for p in policy.parameters())
 
 
+@pytest.mark.slow
 def test_ppo_with_lora_uses_the_base_model_as_reference(sft):
     from peft import LoraConfig, get_peft_model
 
@@ -215,6 +222,7 @@ def test_ppo_with_lora_uses_the_base_model_as_reference(sft):
     assert not torch.allclose(tuned, reference, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_ppo_without_a_reference_needs_adapters(sft):
     policy, tokenizer = sft
     with pytest.raises(ValueError, match="ref_policy"):
@@ -223,6 +231,7 @@ def test_ppo_without_a_reference_needs_adapters(sft):
         ppo.ppo_train(policy, policy, rewards.lexicon_reward, [], ppo.PPOConfig(), tokenizer)
 
 
+@pytest.mark.slow
 def test_sentiment_reward_model_grades_like_the_lexicon():
     assert models.model_path("sentiment", "full") == "lvwerra/distilbert-imdb"
     model, tokenizer = models.load("sentiment", "smoke", auto_class=AutoModelForSequenceClassification)
@@ -247,6 +256,7 @@ def trl_settings(tmp_path, **settings) -> dict:
     )
 
 
+@pytest.mark.slow
 def test_reward_trainer_learns_the_preference(tmp_path):
     from trl import RewardConfig, RewardTrainer
 
@@ -263,6 +273,7 @@ def test_reward_trainer_learns_the_preference(tmp_path):
     assert after > 0.9 and after > before
 
 
+@pytest.mark.slow
 def test_dpo_raises_the_heldout_margin(sft, tmp_path):
     from trl import DPOConfig, DPOTrainer
 

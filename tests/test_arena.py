@@ -8,7 +8,8 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from llm_workshop import arena
+from llm_workshop.concepts import arena
+from llm_workshop.exercises import m2_5
 
 TRUE = {"alpha": 1250, "bravo": 1150, "charlie": 1050, "delta": 950, "echo": 850, "foxtrot": 750}
 
@@ -123,13 +124,13 @@ def test_bad_input_is_a_sentence():
 
 
 def test_exercise_checks(capsys):
-    assert arena.check_elo_update(lambda a, b, s, k: arena.elo_update(a, b, s, k))
-    assert not arena.check_elo_update(lambda a, b, s, k: (a + k * (s - 0.5), b - k * (s - 0.5)))
-    assert not arena.check_elo_update(lambda a, b, s, k: 1 / 0)
-    assert arena.check_bt_log_likelihood(lambda r, m: arena.bt_log_likelihood(r, m))
+    assert m2_5.check_elo_update(lambda a, b, s, k: arena.elo_update(a, b, s, k))
+    assert not m2_5.check_elo_update(lambda a, b, s, k: (a + k * (s - 0.5), b - k * (s - 0.5)))
+    assert not m2_5.check_elo_update(lambda a, b, s, k: 1 / 0)
+    assert m2_5.check_bt_log_likelihood(lambda r, m: arena.bt_log_likelihood(r, m))
     natural = lambda r, m: sum(  # noqa: E731 - uses e instead of 10: the wrong scale
         y * math.log(1 / (1 + math.exp(r[b] - r[a]))) + (1 - y) * math.log(1 - 1 / (1 + math.exp(r[b] - r[a])))
         for a, b, y in m
     )
-    assert not arena.check_bt_log_likelihood(natural)
+    assert not m2_5.check_bt_log_likelihood(natural)
     assert "Not yet" in capsys.readouterr().out

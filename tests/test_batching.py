@@ -4,7 +4,11 @@ exactly the tokens it would get decoded alone, and continuous batching needs few
 import pytest
 import torch
 
-from llm_workshop import batching, data, decoding, models
+from llm_workshop import models
+from llm_workshop.concepts import batching, decoding
+from llm_workshop.course import data
+
+pytestmark = pytest.mark.slow  # every test here builds or loads smoke stand-ins (make test-fast skips them)
 
 
 @pytest.fixture(scope="module")

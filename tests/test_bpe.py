@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from llm_workshop import bpe, data
+from llm_workshop.concepts import bpe
+from llm_workshop.course import data
+from llm_workshop.exercises import m1_4
 
 UNSEEN = [
     "",
@@ -197,38 +199,38 @@ def solution_merge_step(words, new_id):
 
 
 def test_check_count_pairs(capsys):
-    assert bpe.check_count_pairs(solution_count_pairs)
-    assert not bpe.check_count_pairs(lambda words: solution_count_pairs(dict.fromkeys(words, 1)))
+    assert m1_4.check_count_pairs(solution_count_pairs)
+    assert not m1_4.check_count_pairs(lambda words: solution_count_pairs(dict.fromkeys(words, 1)))
     assert "weight each word" in capsys.readouterr().out
-    assert not bpe.check_count_pairs(lambda words: 1 / 0)
+    assert not m1_4.check_count_pairs(lambda words: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
-    assert not bpe.check_count_pairs(lambda words: {})
+    assert not m1_4.check_count_pairs(lambda words: {})
 
 
 def test_check_merge_step(capsys):
-    assert bpe.check_merge_step(solution_merge_step)
+    assert m1_4.check_merge_step(solution_merge_step)
 
     def largest_tie(words, new_id):
         counts = solution_count_pairs(words)
         pair = max(counts, key=lambda p: (counts[p], p))
         return pair, {tuple(bpe.merge_pair(w, pair, new_id)): n for w, n in words.items()}
 
-    assert not bpe.check_merge_step(largest_tie)
+    assert not m1_4.check_merge_step(largest_tie)
     assert "smallest pair" in capsys.readouterr().out
 
     def right_to_left(words, new_id):
         pair, _ = solution_merge_step(words, new_id)
-        return pair, {tuple(bpe._merge_right_to_left(w, pair, new_id)): n for w, n in words.items()}
+        return pair, {tuple(m1_4._merge_right_to_left(w, pair, new_id)): n for w, n in words.items()}
 
-    assert not bpe.check_merge_step(right_to_left)
+    assert not m1_4.check_merge_step(right_to_left)
     assert "left to right" in capsys.readouterr().out
-    assert not bpe.check_merge_step(lambda words, new_id: None)
-    assert not bpe.check_merge_step(lambda words, new_id: ((0, 0), words))
+    assert not m1_4.check_merge_step(lambda words, new_id: None)
+    assert not m1_4.check_merge_step(lambda words, new_id: ((0, 0), words))
 
 
 @pytest.mark.parametrize(
     "answer", [lambda w, n: (5, w), lambda w, n: ("ab", None), lambda w, n: ((1, 2), 7), lambda w, n: [1, 2]]
 )
 def test_check_merge_step_never_raises_on_malformed_answers(answer):
-    assert bpe.check_merge_step(answer) is False
-    assert bpe.check_count_pairs(lambda words: answer(words, 256)) is False
+    assert m1_4.check_merge_step(answer) is False
+    assert m1_4.check_count_pairs(lambda words: answer(words, 256)) is False

@@ -51,6 +51,7 @@ def test_freeze_drops_torch_builds_and_editables():
     assert freeze_constraints.pins(freeze + "Jinja2==3.1.6\n") == ["Jinja2==3.1.6", "NumPy==2.4.6"]
 
 
+@pytest.mark.slow
 def test_colab_constraints_from_a_backend_info_clone(tmp_path):
     freeze = "# header\ntorch==2.11.0+cu128\nnvidia-cublas-cu12==12.8.4.1\ngoogle-colab @ file:///colab.tar.gz\n"
     (tmp_path / "pip-freeze.gpu.txt").write_text(freeze + "scikit_learn==1.6.1\nnumpy==2.1.3\n")

@@ -2,48 +2,37 @@
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, Qwen2Config
 
-from llm_workshop import copying, models, sql
-
-
-def tiny_qwen(heads: int = 4, kv_heads: int = 2) -> AutoModelForCausalLM:
-    torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=300,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=heads,
-        num_key_value_heads=kv_heads,
-        max_position_embeddings=128,
-    )
-    return AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+from llm_workshop import models
+from llm_workshop.concepts import induction
+from llm_workshop.concepts.sql import sandbox, shop
+from llm_workshop.standins.chat import pretraining_batches, random_queries, recall_row, set_previous_token_heads
 
 
 @pytest.mark.parametrize("offsets", [(1,), (1, 2), (2, 1)])
-def test_previous_token_heads_attend_the_requested_distance_back(offsets):
+def test_previous_token_heads_attend_the_requested_distance_back(offsets, tiny_qwen):
     model = tiny_qwen()
-    copying.set_previous_token_heads(model, offsets=offsets)
-    ids = torch.randint(copying.FIRST_ORDINARY_ID, 300, (2, 24), generator=torch.Generator().manual_seed(0))
+    set_previous_token_heads(model, offsets=offsets)
+    ids = torch.randint(induction.FIRST_ORDINARY_ID, 300, (2, 24), generator=torch.Generator().manual_seed(0))
     attention = model(input_ids=ids, output_attentions=True).attentions[0]  # (batch, head, query, key)
     for head, offset in enumerate(offsets):
         back = attention[:, head].diagonal(offset=-offset, dim1=-2, dim2=-1)  # query i -> key i - offset
         assert back.min() > 0.99, (head, offset, back.min())
 
 
-def test_previous_token_heads_reject_impossible_offsets():
+def test_previous_token_heads_reject_impossible_offsets(tiny_qwen):
     with pytest.raises(ValueError, match="offsets"):
-        copying.set_previous_token_heads(tiny_qwen(), offsets=(1, 2, 3))  # only 2 query heads share key head 0
+        set_previous_token_heads(tiny_qwen(), offsets=(1, 2, 3))  # only 2 query heads share key head 0
     with pytest.raises(ValueError, match="offsets"):
-        copying.set_previous_token_heads(tiny_qwen(), offsets=(0,))
+        set_previous_token_heads(tiny_qwen(), offsets=(0,))
 
 
-def test_induction_score_tells_a_copying_model_from_a_random_one():
+@pytest.mark.slow
+def test_induction_score_tells_a_copying_model_from_a_random_one(tiny_qwen):
     random_model = tiny_qwen()
-    assert copying.induction_score(random_model) < 0.05
+    assert induction.induction_score(random_model) < 0.05
     chat, _ = models.load("chat", "smoke")
-    assert copying.induction_score(chat) >= 0.9  # measured 0.97 (500 pre-training steps)
+    assert induction.induction_score(chat) >= 0.9  # measured 0.97 (500 pre-training steps)
     assert chat.training is False
 
 
@@ -54,7 +43,7 @@ def test_pretraining_batches_are_seeded_and_start_with_repeats():
     def batches(seed: int) -> list[torch.Tensor]:
         return [
             b["input_ids"]
-            for b in copying.pretraining_batches(
+            for b in pretraining_batches(
                 text,
                 sql_ids,
                 words,
@@ -77,11 +66,11 @@ def test_pretraining_batches_are_seeded_and_start_with_repeats():
         period = next(p for p in range(6, 33) if torch.equal(row[p:], row[:-p]))
         assert 6 <= period <= 32
     with pytest.raises(ValueError, match="seq_len"):
-        next(copying.pretraining_batches(text[:10], sql_ids, words, separators, [[4]], 300, steps=1, seq_len=64))
+        next(pretraining_batches(text[:10], sql_ids, words, separators, [[4]], 300, steps=1, seq_len=64))
 
 
 def test_recall_row_repeats_every_pair_later_in_the_row():
-    row = copying.recall_row(torch.Generator().manual_seed(0), 128, list(range(100, 200)), [[7], [8]], [[9]]).tolist()
+    row = recall_row(torch.Generator().manual_seed(0), 128, list(range(100, 200)), [[7], [8]], [[9]]).tolist()
     assert len(row) == 128
     half = row[:64]
     # every (key token, separator, value token) triple of the first pairs occurs again in the shuffled second part
@@ -92,11 +81,11 @@ def test_recall_row_repeats_every_pair_later_in_the_row():
 
 def test_random_queries_run_in_the_sandbox(tmp_path):
     db = tmp_path / "shop.db"
-    sql.make_database(db)
-    queries = sql.random_queries(200, ["apple", "Black", "river"], seed=0)
-    assert queries == sql.random_queries(200, ["apple", "Black", "river"], seed=0)
+    shop.make_database(db)
+    queries = random_queries(200, ["apple", "Black", "river"], seed=0)
+    assert queries == random_queries(200, ["apple", "Black", "river"], seed=0)
     assert len(set(queries)) > 100
     for query in queries:
-        sql.execute_readonly(db, query)  # raises on a syntax error or a write
+        sandbox.execute_readonly(db, query)  # raises on a syntax error or a write
     with pytest.raises(ValueError, match="words"):
-        sql.random_queries(5, [])
+        random_queries(5, [])

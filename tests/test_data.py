@@ -1,6 +1,6 @@
 import pytest
 
-from llm_workshop import data
+from llm_workshop.course import data
 
 
 def test_corpus_is_stripped_of_gutenberg_header_and_footer():

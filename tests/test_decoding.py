@@ -10,8 +10,10 @@ from transformers import (
 )
 from transformers.utils import logging
 
-from llm_workshop import decoding, models
-from llm_workshop.logprobs import completion_logprobs_from_ids
+from llm_workshop import models
+from llm_workshop.concepts import decoding
+from llm_workshop.concepts.logprobs import completion_logprobs_from_ids
+from llm_workshop.exercises import m2_1, m2_2
 
 logging.set_verbosity_error()  # generate() warns about pad == eos on these tiny models
 PROMPT = "Holmes looked at the door and said"
@@ -68,6 +70,7 @@ def test_repetition_penalty_matches_transformers(logits, penalty):
     assert torch.equal(decoding.apply_repetition_penalty(logits, seen, penalty)[untouched], logits[untouched])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("use_cache", [True, False])
 def test_greedy_matches_generate(lm, use_cache):
     model, ids, stop = lm
@@ -78,12 +81,14 @@ def test_greedy_matches_generate(lm, use_cache):
     assert got.shape[1] < ids.shape[1] + NEW and got[0, -1] == stop  # stopped at the 'EOS'
 
 
+@pytest.mark.slow
 def test_greedy_with_repetition_penalty_matches_generate(lm):
     model, ids, _ = lm
     expected = reference(model, ids, do_sample=False, eos_token_id=None, repetition_penalty=1.4)
     assert torch.equal(decoding.generate(model, ids, NEW, repetition_penalty=1.4), expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("num_beams", "length_penalty", "repetition_penalty", "use_cache"),
     [(3, 1.0, 1.0, True), (3, 1.0, 1.0, False), (4, 2.0, 1.0, True), (2, 0.5, 1.3, True)],
@@ -97,6 +102,7 @@ def test_beam_search_matches_generate(lm, num_beams, length_penalty, repetition_
         assert torch.equal(got, expected), f"eos={eos}"
 
 
+@pytest.mark.slow
 def test_beam_search_finds_a_likelier_sequence_than_greedy(lm):
     model, ids, _ = lm
 
@@ -109,6 +115,7 @@ def test_beam_search_finds_a_likelier_sequence_than_greedy(lm):
     assert log_prob(beam) >= log_prob(greedy) - 1e-4
 
 
+@pytest.mark.slow
 def test_sampling_matches_generate_with_the_same_seed(lm):
     model, ids, _ = lm
     settings = dict(temperature=0.8, top_k=50, top_p=0.9, repetition_penalty=1.2)
@@ -118,6 +125,7 @@ def test_sampling_matches_generate_with_the_same_seed(lm):
     assert torch.equal(decoding.generate(model, ids, NEW, strategy="sample", **settings), expected)
 
 
+@pytest.mark.slow
 def test_sampling_is_reproducible_and_cache_free_path_agrees(lm):
     model, ids, _ = lm
     runs = [
@@ -131,8 +139,9 @@ def test_sampling_is_reproducible_and_cache_free_path_agrees(lm):
     assert not torch.equal(runs[0], other)
 
 
-def test_greedy_kwargs_are_greedy_under_qwens_sampling_generation_config(lm):
-    """Qwen2.5's generation_config samples with repetition_penalty 1.1; greedy_kwargs must undo all of it."""
+@pytest.mark.slow
+def test_generation_kwargs_are_greedy_under_qwens_sampling_generation_config(lm):
+    """Qwen2.5's generation_config samples with repetition_penalty 1.1; generation_kwargs must undo all of it."""
     import copy
 
     from transformers import GenerationConfig
@@ -147,7 +156,7 @@ def test_greedy_kwargs_are_greedy_under_qwens_sampling_generation_config(lm):
         settings = dict(attention_mask=mask, max_new_tokens=NEW, output_scores=True, return_dict_in_generate=True)
         return qwen_like.generate(ids, **settings, **kwargs)
 
-    greedy = run(**decoding.greedy_kwargs(0, None))
+    greedy = run(**decoding.generation_kwargs(0, None))
     assert torch.equal(greedy.sequences, decoding.generate(model, ids, NEW))
     with torch.no_grad():
         torch.testing.assert_close(greedy.scores[0], model(ids).logits[:, -1])  # no processor touched the logits
@@ -166,6 +175,7 @@ def test_a_cpu_generator_draws_for_any_device():
         assert on_gpu.device.type == "cuda" and torch.equal(on_gpu.cpu(), drawn)
 
 
+@pytest.mark.slow
 def test_cache_feeds_one_token_per_step(lm):
     model, ids, _ = lm
     fed = []
@@ -217,14 +227,15 @@ def test_empty_prompt_and_bad_processor_arguments():
 
 
 def test_check_top_k_filter(capsys):
-    assert decoding.check_top_k_filter(decoding.top_k_filter)
-    assert not decoding.check_top_k_filter(lambda logits, k: logits)  # filters nothing
-    assert not decoding.check_top_k_filter(lambda logits, k: decoding.top_k_filter(logits, k + 1))  # off by one
-    assert not decoding.check_top_k_filter(lambda logits, k: 1 / 0)  # raises: reported, not raised
+    assert m2_2.check_top_k_filter(decoding.top_k_filter)
+    assert not m2_2.check_top_k_filter(lambda logits, k: logits)  # filters nothing
+    assert not m2_2.check_top_k_filter(lambda logits, k: decoding.top_k_filter(logits, k + 1))  # off by one
+    assert not m2_2.check_top_k_filter(lambda logits, k: 1 / 0)  # raises: reported, not raised
     out = capsys.readouterr().out
     assert "Correct" in out and "ZeroDivisionError" in out
 
 
+@pytest.mark.slow
 def test_check_greedy_generate(capsys):
     model, tokenizer = models.load("gpt2", "smoke")
     ids = tokenizer(PROMPT, return_tensors="pt")["input_ids"]
@@ -234,15 +245,15 @@ def test_check_greedy_generate(capsys):
             ids = torch.cat([ids, model(ids).logits[:, -1:].argmax(-1)], dim=-1)
         return ids
 
-    assert decoding.check_greedy_generate(loop, model, ids)
-    assert not decoding.check_greedy_generate(lambda model, ids, n: ids, model, ids)  # the stub
-    assert not decoding.check_greedy_generate(lambda model, ids, n: loop(model, ids[:, 1:], n), model, ids)
+    assert m2_1.check_greedy_generate(loop, model, ids)
+    assert not m2_1.check_greedy_generate(lambda model, ids, n: ids, model, ids)  # the stub
+    assert not m2_1.check_greedy_generate(lambda model, ids, n: loop(model, ids[:, 1:], n), model, ids)
     assert "Correct" in capsys.readouterr().out
 
 
 def test_top_p_check_accepts_the_reference_and_rejects_off_by_one(capsys):
-    assert decoding.check_top_p_filter(decoding.top_p_filter)
-    assert not decoding.check_top_p_filter(lambda logits, p: logits)
-    assert not decoding.check_top_p_filter(lambda logits, p: decoding.top_k_filter(logits, 1))
-    assert not decoding.check_top_p_filter(lambda logits, p: 1 / 0)
+    assert m2_2.check_top_p_filter(decoding.top_p_filter)
+    assert not m2_2.check_top_p_filter(lambda logits, p: logits)
+    assert not m2_2.check_top_p_filter(lambda logits, p: decoding.top_k_filter(logits, 1))
+    assert not m2_2.check_top_p_filter(lambda logits, p: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out

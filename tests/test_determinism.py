@@ -1,9 +1,14 @@
 """Two runs of the same seeded smoke training give identical numbers."""
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from llm_workshop import models, runtime
+from llm_workshop import models
+from llm_workshop.concepts import training
+from llm_workshop.course import data, runtime
+
+pytestmark = pytest.mark.slow  # every test here builds or loads smoke stand-ins (make test-fast skips them)
 
 
 def short_training() -> tuple[list[float], torch.Tensor]:
@@ -11,7 +16,7 @@ def short_training() -> tuple[list[float], torch.Tensor]:
     path = models.smoke_path("gpt2")
     model = AutoModelForCausalLM.from_pretrained(path)
     _, tokenizer = models.load("gpt2", "smoke")
-    losses = models.pretrain_causal_lm(model, tokenizer, models.news_text()[:20_000], steps=6, seq_len=32, batch_size=4)
+    losses = training.pretrain_causal_lm(model, tokenizer, data.news_text()[:20_000], steps=6, seq_len=32, batch_size=4)
     return losses, model.transformer.wte.weight.detach().clone()
 
 

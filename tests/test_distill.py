@@ -4,9 +4,10 @@ towards the teacher; hard and soft training see the same batches."""
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import GPT2Config, GPT2LMHeadModel
 
-from llm_workshop import distill, models
+from llm_workshop import models
+from llm_workshop.concepts import distill
+from llm_workshop.course import data
 
 
 @pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0, 4.0])
@@ -34,16 +35,12 @@ def test_bad_input():
         distill.distillation_loss(logits, torch.zeros(1, 2, 6))
 
 
-def tiny_student(vocab: int) -> GPT2LMHeadModel:
-    torch.manual_seed(0)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=64, n_embd=32, n_layer=1, n_head=2)).eval()
-
-
-def test_soft_targets_pull_the_student_towards_the_teacher():
+@pytest.mark.slow
+def test_soft_targets_pull_the_student_towards_the_teacher(tiny_gpt2):
     teacher, tokenizer = models.load("gpt2", "smoke")
-    text = models.news_text()[:20000]
+    text = data.news_text()[:20000]
     batch = torch.tensor(tokenizer(text[-2000:])["input_ids"][:64])[None]
-    student = tiny_student(len(tokenizer))
+    student = tiny_gpt2(vocab_size=len(tokenizer), n_layer=1, n_positions=64)
 
     def gap():
         with torch.no_grad():
@@ -55,9 +52,15 @@ def test_soft_targets_pull_the_student_towards_the_teacher():
     assert gap() < 0.8 * before
 
 
-def test_hard_and_soft_runs_are_reproducible():
+@pytest.mark.slow
+def test_hard_and_soft_runs_are_reproducible(tiny_gpt2):
     teacher, tokenizer = models.load("gpt2", "smoke")
-    text = models.news_text()[:5000]
-    runs = [distill.train_student(tiny_student(len(tokenizer)), tokenizer, text, steps=5, batch_size=4) for _ in "ab"]
+    text = data.news_text()[:5000]
+    runs = [
+        distill.train_student(
+            tiny_gpt2(vocab_size=len(tokenizer), n_layer=1, n_positions=64), tokenizer, text, steps=5, batch_size=4
+        )
+        for _ in "ab"
+    ]
     assert runs[0] == runs[1]
     assert runs[0][-1] < runs[0][0]

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from llm_workshop import distributed
+from llm_workshop.concepts import distributed
+from llm_workshop.exercises import m3_5
 
 
 def test_allreduce_mean_is_the_mean_per_name():
@@ -17,9 +18,9 @@ def test_allreduce_mean_bad_input():
 
 
 def test_check_accepts_right_and_rejects_wrong(capsys):
-    assert distributed.check_allreduce_mean(distributed.allreduce_mean)
-    assert not distributed.check_allreduce_mean(lambda ranks: ranks[0])
-    assert not distributed.check_allreduce_mean(lambda ranks: 1 / 0)
+    assert m3_5.check_allreduce_mean(distributed.allreduce_mean)
+    assert not m3_5.check_allreduce_mean(lambda ranks: ranks[0])
+    assert not m3_5.check_allreduce_mean(lambda ranks: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
 
 
@@ -29,8 +30,8 @@ def test_zero_check_accepts_the_table_and_rejects_a_stage_off_by_one(capsys):
         shards = [n_gpus if stage >= s else 1 for s in (3, 2, 1)]
         return n_params * (weights / shards[0] + gradients / shards[1] + optimizer / shards[2]) / 1e9
 
-    assert distributed.check_zero_gb_per_gpu(zero)
-    assert not distributed.check_zero_gb_per_gpu(lambda n, stage, g: zero(n, min(stage + 1, 3), g))
+    assert m3_5.check_zero_gb_per_gpu(zero)
+    assert not m3_5.check_zero_gb_per_gpu(lambda n, stage, g: zero(n, min(stage + 1, 3), g))
     assert "stage 0" in capsys.readouterr().out
-    assert not distributed.check_zero_gb_per_gpu(lambda n, stage, g: 16 * n / 1e9)  # no sharding at all
-    assert not distributed.check_zero_gb_per_gpu(lambda n, stage, g: "120 GB")
+    assert not m3_5.check_zero_gb_per_gpu(lambda n, stage, g: 16 * n / 1e9)  # no sharding at all
+    assert not m3_5.check_zero_gb_per_gpu(lambda n, stage, g: "120 GB")

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from llm_workshop import dpo
+from llm_workshop.concepts import dpo
+from llm_workshop.exercises import m3_4
 
 
 def test_dpo_loss_is_log2_without_preference_and_falls_as_the_margin_grows():
@@ -28,8 +29,10 @@ def test_dpo_loss_matches_trls_sigmoid_formula():
 
 
 def test_check_dpo_loss(capsys):
-    assert dpo.check_dpo_loss(lambda *args: dpo.dpo_loss(*args[:4], beta=args[4]))
-    assert not dpo.check_dpo_loss(lambda pc, pr, rc, rr, beta: dpo.dpo_loss(pc, pr, rc, rr, beta).sum() * 4)
-    assert not dpo.check_dpo_loss(lambda pc, pr, rc, rr, beta: -torch.nn.functional.logsigmoid(beta * (pc - pr)).mean())
-    assert not dpo.check_dpo_loss(lambda *args: "low")
+    assert m3_4.check_dpo_loss(lambda *args: dpo.dpo_loss(*args[:4], beta=args[4]))
+    assert not m3_4.check_dpo_loss(lambda pc, pr, rc, rr, beta: dpo.dpo_loss(pc, pr, rc, rr, beta).sum() * 4)
+    assert not m3_4.check_dpo_loss(
+        lambda pc, pr, rc, rr, beta: -torch.nn.functional.logsigmoid(beta * (pc - pr)).mean()
+    )
+    assert not m3_4.check_dpo_loss(lambda *args: "low")
     assert "one number" in capsys.readouterr().out

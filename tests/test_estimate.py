@@ -15,7 +15,9 @@ from transformers import (
     Qwen3Config,
 )
 
-from llm_workshop import estimate, models
+from llm_workshop import models
+from llm_workshop.concepts import estimate
+from llm_workshop.exercises import m3_1
 
 LLAMA2_7B = LlamaConfig(
     vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32
@@ -90,6 +92,7 @@ def test_count_params_equals_the_built_model(name):
     assert estimate.count_params(CONFIGS[name]) == numel_on_meta(CONFIGS[name])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["gpt2", "chat"])
 def test_count_params_of_the_smoke_models(name):
     model, _ = models.load(name, "smoke")
@@ -185,6 +188,7 @@ def test_rounds_to_allows_half_a_unit_of_the_last_printed_digit():
     assert estimate.rounds_to(3.1428e23, "3.14e23") and not estimate.rounds_to(3.15e23, "3.14e23")
 
 
+@pytest.mark.slow
 def test_training_memory_is_what_one_adam_step_allocates():
     model, tokenizer = models.load("gpt2", "smoke")
     ids = tokenizer("It is a capital mistake to theorize before one has data.", return_tensors="pt")["input_ids"]
@@ -219,6 +223,7 @@ def test_flops_match_published_training_runs():
     assert estimate.inference_flops(7e9, 1000) == pytest.approx(1.4e13)
 
 
+@pytest.mark.slow
 def test_flops_match_torch_flop_counter_on_the_smoke_model():
     model, _ = models.load("gpt2", "smoke")
     ids = torch.randint(0, model.config.vocab_size, (4, 64), generator=torch.Generator().manual_seed(0))
@@ -265,16 +270,16 @@ def test_chinchilla_loss_fit():
 
 
 def test_check_training_memory(capsys):
-    right = estimate.training_memory_gb(**estimate.EXERCISE)
+    right = estimate.training_memory_gb(**m3_1.EXERCISE)
     assert right == pytest.approx(6_738_415_616 * (2 + 14 / 8) / 1e9)
-    assert estimate.check_training_memory(right) is True
-    assert estimate.check_training_memory(round(right, 1)) is True
-    assert estimate.check_training_memory(estimate.training_memory_gb(6_738_415_616)) is False
+    assert m3_1.check_training_memory(right) is True
+    assert m3_1.check_training_memory(round(right, 1)) is True
+    assert m3_1.check_training_memory(estimate.training_memory_gb(6_738_415_616)) is False
     assert "unsharded" in capsys.readouterr().out
-    assert estimate.check_training_memory(right * 1e9 / 2**30) is False
+    assert m3_1.check_training_memory(right * 1e9 / 2**30) is False
     assert "GiB" in capsys.readouterr().out
-    assert estimate.check_training_memory("a lot") is False
-    assert estimate.check_training_memory(1.0) is False
+    assert m3_1.check_training_memory("a lot") is False
+    assert m3_1.check_training_memory(1.0) is False
 
 
 @pytest.mark.parametrize("hidden_size, layers, heads, batch, seq", [(96, 3, 6, 3, 64), (64, 2, 2, 4, 96)])
@@ -332,24 +337,24 @@ def test_saved_for_backward_counts_each_storage_once_and_no_weights():
 
 
 def test_largest_trainable_inverts_training_memory():
-    n = estimate.largest_trainable_params(**estimate.LARGEST)
+    n = m3_1.largest_trainable_params(**m3_1.LARGEST)
     assert n == pytest.approx(8 * 80e9 * 0.75 / 16)  # 30B: 16 bytes per parameter, all of it sharded over 8 GPUs
-    setup = {k: v for k, v in estimate.LARGEST.items() if k not in ("gpu_gb", "states_share")}
+    setup = {k: v for k, v in m3_1.LARGEST.items() if k not in ("gpu_gb", "states_share")}
     assert estimate.training_memory_gb(n, **setup) == pytest.approx(0.75 * 80)
     with pytest.raises(ValueError, match="states_share"):
-        estimate.largest_trainable_params(**{**estimate.LARGEST, "states_share": 0})
+        m3_1.largest_trainable_params(**{**m3_1.LARGEST, "states_share": 0})
 
 
 def test_check_largest_trainable(capsys):
-    right = estimate.largest_trainable_params(**estimate.LARGEST)
-    assert estimate.check_largest_trainable(right) is True
-    assert estimate.check_largest_trainable(30e9) is True
-    assert estimate.check_largest_trainable(30) is False
+    right = m3_1.largest_trainable_params(**m3_1.LARGEST)
+    assert m3_1.check_largest_trainable(right) is True
+    assert m3_1.check_largest_trainable(30e9) is True
+    assert m3_1.check_largest_trainable(30) is False
     assert "billions" in capsys.readouterr().out
-    assert estimate.check_largest_trainable(40e9) is False  # no room kept for activations
+    assert m3_1.check_largest_trainable(40e9) is False  # no room kept for activations
     assert "quarter" in capsys.readouterr().out
-    assert estimate.check_largest_trainable(3.75e9) is False
+    assert m3_1.check_largest_trainable(3.75e9) is False
     assert "ZeRO-3" in capsys.readouterr().out
-    assert estimate.check_largest_trainable(right * 2) is False
-    assert estimate.check_largest_trainable("big") is False
-    assert estimate.check_largest_trainable(None) is False
+    assert m3_1.check_largest_trainable(right * 2) is False
+    assert m3_1.check_largest_trainable("big") is False
+    assert m3_1.check_largest_trainable(None) is False

@@ -12,7 +12,9 @@ from transformers.models.qwen2.modeling_qwen2 import (
     apply_rotary_pos_emb,
 )
 
-from llm_workshop import attention, gpt, models
+from llm_workshop import models
+from llm_workshop.concepts import attention, gpt, qwen2
+from llm_workshop.exercises import m1_5
 
 TOLERANCE = 1e-4  # max |logit difference| in fp32, the bar of module_01/05
 
@@ -99,7 +101,7 @@ def test_rms_norm_and_swiglu_match_qwen2():
     config = Qwen2Config(hidden_size=16, intermediate_size=24, rms_norm_eps=1e-5)
     reference_norm, reference_mlp = Qwen2RMSNorm(16, eps=1e-5), Qwen2MLP(config)
     torch.nn.init.normal_(reference_norm.weight)
-    norm, mlp = gpt.RMSNorm(16, 1e-5), gpt.SwiGLU(16, 24)
+    norm, mlp = qwen2.RMSNorm(16, 1e-5), qwen2.SwiGLU(16, 24)
     norm.load_state_dict(reference_norm.state_dict())
     mlp.load_state_dict(reference_mlp.state_dict())
     x = torch.randn(2, 7, 16) * 3
@@ -112,21 +114,21 @@ def test_rope_matches_transformers_and_depends_on_the_offset_only():
         hidden_size=32, num_attention_heads=2, rope_parameters={"rope_type": "default", "rope_theta": 500.0}
     )
     q, k = torch.randn(2, 1, 2, 9, 16).unbind(0)
-    cos, sin = gpt.rope_angles(9, 16, theta=500.0)
+    cos, sin = qwen2.rope_angles(9, 16, theta=500.0)
     hf_cos, hf_sin = Qwen2RotaryEmbedding(config)(q, torch.arange(9)[None])
     hf_q, hf_k = apply_rotary_pos_emb(q, k, hf_cos, hf_sin)
-    assert torch.allclose(gpt.apply_rope(q, cos, sin), hf_q, atol=1e-6)
-    assert torch.allclose(gpt.apply_rope(k, cos, sin), hf_k, atol=1e-6)
+    assert torch.allclose(qwen2.apply_rope(q, cos, sin), hf_q, atol=1e-6)
+    assert torch.allclose(qwen2.apply_rope(k, cos, sin), hf_k, atol=1e-6)
     # the same two vectors at positions (m, n): their rotated dot product depends on m - n alone
     vq, vk = torch.randn(16, dtype=torch.float64), torch.randn(16, dtype=torch.float64)
-    cos, sin = gpt.rope_angles(40, 16, dtype=torch.float64)
-    scores = (gpt.apply_rope(vq, cos, sin) @ gpt.apply_rope(vk, cos, sin).T).numpy()
+    cos, sin = qwen2.rope_angles(40, 16, dtype=torch.float64)
+    scores = (qwen2.apply_rope(vq, cos, sin) @ qwen2.apply_rope(vk, cos, sin).T).numpy()
     assert abs(scores[10, 3] - scores[37, 30]) < 1e-10 and abs(scores[10, 3] - scores[10, 4]) > 1e-2
 
 
 def test_grouped_query_attention_with_one_group_per_head_is_multi_head_attention():
     torch.manual_seed(0)
-    gqa = gpt.GroupedQueryAttention(dim=16, n_heads=4, n_kv_heads=4, head_dim=4, qkv_bias=True)
+    gqa = qwen2.GroupedQueryAttention(dim=16, n_heads=4, n_kv_heads=4, head_dim=4, qkv_bias=True)
     mha = attention.MultiHeadAttention(16, 4)
     with torch.no_grad():
         for ours, theirs in (("q_proj", "q_proj"), ("k_proj", "k_proj"), ("v_proj", "v_proj"), ("o_proj", "out_proj")):
@@ -164,7 +166,7 @@ def test_qwen2_from_hf_gives_the_same_logits(name):
     config = qwen2_configs()[name]
     torch.manual_seed(0)
     reference = randomize(Qwen2ForCausalLM(config))
-    ours = gpt.Qwen2.from_hf(reference)
+    ours = qwen2.Qwen2.from_hf(reference)
     assert (ours.lm_head is None) == config.tie_word_embeddings
     assert ours.rope_theta == config.rope_parameters["rope_theta"]
     input_ids = torch.randint(0, config.vocab_size, (2, 48))
@@ -181,8 +183,9 @@ def test_qwen2_from_hf_gives_the_same_logits(name):
     assert difference <= TOLERANCE and eager_difference <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_the_smoke_models_load_with_the_same_logits():
-    for name, cls in (("gpt2", gpt.GPT2), ("chat", gpt.Qwen2)):
+    for name, cls in (("gpt2", gpt.GPT2), ("chat", qwen2.Qwen2)):
         reference, tokenizer = models.load(name, "smoke", dtype=torch.float32)
         input_ids = tokenizer("Holmes lit his pipe and looked at the fire.", return_tensors="pt")["input_ids"]
         assert max_logit_difference(reference.eval(), cls.from_hf(reference), input_ids) <= TOLERANCE
@@ -190,7 +193,7 @@ def test_the_smoke_models_load_with_the_same_logits():
 
 def test_from_hf_keeps_dtype_and_copies_the_weights():
     reference = Qwen2ForCausalLM(qwen2_configs()["gqa-3-tied"]).to(torch.bfloat16)
-    ours = gpt.Qwen2.from_hf(reference)
+    ours = qwen2.Qwen2.from_hf(reference)
     assert all(p.dtype == torch.bfloat16 and p.device.type == "cpu" for p in ours.parameters())
     with torch.no_grad():
         ours.embed.weight.zero_()
@@ -208,7 +211,7 @@ def test_from_hf_keeps_dtype_and_copies_the_weights():
 def test_greedy_is_token_identical_to_generate(reference):
     torch.manual_seed(0)
     reference = randomize(reference(), scale=2.0)
-    ours = (gpt.GPT2 if isinstance(reference, GPT2LMHeadModel) else gpt.Qwen2).from_hf(reference)
+    ours = (gpt.GPT2 if isinstance(reference, GPT2LMHeadModel) else qwen2.Qwen2).from_hf(reference)
     prompt = torch.tensor([[5, 17, 3, 40]])
     expected = reference.generate(
         prompt, max_new_tokens=20, do_sample=False, repetition_penalty=1.0, pad_token_id=0, eos_token_id=None
@@ -241,7 +244,7 @@ def test_training_from_the_same_weights_gives_the_same_losses(arch):
         ours = gpt.GPT2.from_hf(reference)
     else:
         reference = Qwen2ForCausalLM(qwen2_configs()["gqa-3-tied"])
-        ours = gpt.Qwen2.from_hf(reference)
+        ours = qwen2.Qwen2.from_hf(reference)
     vocab = reference.config.vocab_size
     generator = torch.Generator().manual_seed(1)
     pattern = torch.randint(0, vocab, (8,), generator=generator)  # a learnable, repeating sequence
@@ -259,13 +262,13 @@ def test_bad_input_gets_one_clear_sentence():
     with pytest.raises(TypeError, match="expects a transformers GPT2LMHeadModel, got Qwen2ForCausalLM"):
         gpt.GPT2.from_hf(qwen)
     with pytest.raises(TypeError, match="expects a transformers Qwen2ForCausalLM, got GPT2LMHeadModel"):
-        gpt.Qwen2.from_hf(gpt2)
+        qwen2.Qwen2.from_hf(gpt2)
     with pytest.raises(TypeError, match="got Linear"):
         gpt.GPT2.from_hf(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="activation_function='gelu_new'"):
         gpt.GPT2.from_hf(GPT2LMHeadModel(GPT2Config(n_embd=8, n_layer=1, n_head=1, activation_function="relu")))
     with pytest.raises(ValueError, match="sliding-window"):
-        gpt.Qwen2.from_hf(Qwen2ForCausalLM(Qwen2Config(**{**qwen.config.to_dict(), "use_sliding_window": True, "sliding_window": 4, "max_window_layers": 0, "layer_types": None})))  # fmt: skip
+        qwen2.Qwen2.from_hf(Qwen2ForCausalLM(Qwen2Config(**{**qwen.config.to_dict(), "use_sliding_window": True, "sliding_window": 4, "max_window_layers": 0, "layer_types": None})))  # fmt: skip
     ours = gpt.GPT2.from_hf(gpt2)
     with pytest.raises(TypeError, match="shape \\(batch, length\\)"):
         ours(torch.tensor([1, 2, 3]))
@@ -276,23 +279,23 @@ def test_bad_input_gets_one_clear_sentence():
     with pytest.raises(ValueError, match="max_new_tokens must be at least 1"):
         gpt.greedy(ours, torch.zeros(1, 3, dtype=torch.long), 0)
     with pytest.raises(ValueError, match="multiple of n_kv_heads"):
-        gpt.GroupedQueryAttention(16, 4, 3, 4)
+        qwen2.GroupedQueryAttention(16, 4, 3, 4)
     with pytest.raises(ValueError, match="head_dim must be even"):
-        gpt.rope_angles(4, 7)
+        qwen2.rope_angles(4, 7)
 
 
 # --- exercise checks ------------------------------------------------------------------------------------------------
 
 
 def test_check_rms_norm(capsys):
-    assert gpt.check_rms_norm(lambda x, w, eps: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w)
-    assert not gpt.check_rms_norm(lambda x, w, eps: F.layer_norm(x, x.shape[-1:], w, eps=eps))
+    assert m1_5.check_rms_norm(lambda x, w, eps: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w)
+    assert not m1_5.check_rms_norm(lambda x, w, eps: F.layer_norm(x, x.shape[-1:], w, eps=eps))
     assert "does not subtract the mean" in capsys.readouterr().out
-    assert not gpt.check_rms_norm(lambda x, w, eps: x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w)
+    assert not m1_5.check_rms_norm(lambda x, w, eps: x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w)
     assert "inside the square root" in capsys.readouterr().out
-    assert not gpt.check_rms_norm(lambda x, w, eps: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+    assert not m1_5.check_rms_norm(lambda x, w, eps: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
     assert "learned weight" in capsys.readouterr().out
-    assert not gpt.check_rms_norm(lambda x, w, eps: None)
+    assert not m1_5.check_rms_norm(lambda x, w, eps: None)
 
 
 def test_check_block_forward(capsys):
@@ -307,19 +310,19 @@ def test_check_block_forward(capsys):
     def no_mask(block, x, mask):
         return pre_ln(block, x, None)
 
-    assert gpt.check_block_forward(pre_ln)
-    assert not gpt.check_block_forward(post_ln)
+    assert m1_5.check_block_forward(pre_ln)
+    assert not m1_5.check_block_forward(post_ln)
     assert "post-LN" in capsys.readouterr().out
-    assert not gpt.check_block_forward(no_mask)
+    assert not m1_5.check_block_forward(no_mask)
     assert "causal mask" in capsys.readouterr().out
-    assert not gpt.check_block_forward(lambda block, x, mask: x)
+    assert not m1_5.check_block_forward(lambda block, x, mask: x)
 
 
 @pytest.mark.parametrize("answer", [lambda *a: "x", lambda *a: a[1].numpy(), lambda *a: torch.zeros(3)])
 def test_checks_never_raise_on_malformed_answers(answer):
-    assert gpt.check_rms_norm(answer) is False
-    assert gpt.check_block_forward(answer) is False
+    assert m1_5.check_rms_norm(answer) is False
+    assert m1_5.check_block_forward(answer) is False
 
 
 def test_checks_accept_a_right_answer_in_float64():
-    assert gpt.check_rms_norm(lambda x, w, eps: (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w).double())
+    assert m1_5.check_rms_norm(lambda x, w, eps: (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w).double())

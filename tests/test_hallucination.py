@@ -2,7 +2,7 @@
 
 import pytest
 
-from llm_workshop import hallucination
+from llm_workshop.concepts import hallucination
 
 
 def test_every_answer_is_in_its_passage_and_no_wrong_answer_is():

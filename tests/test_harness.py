@@ -8,8 +8,9 @@ import pytest
 from lm_eval.tasks import TaskManager
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from llm_workshop import harness, models
-from llm_workshop.data import STORY_TITLES, stories
+from llm_workshop import models
+from llm_workshop.concepts import harness
+from llm_workshop.course.data import STORY_TITLES, stories
 
 
 def test_every_generated_question_has_one_answer_the_text_confirms():
@@ -57,6 +58,7 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["gpt2", "chat"])
 def test_lm_eval_offline_equals_completion_logprobs(name, tmp_path, no_network):
     items = harness.story_questions(per_story=1, seed=0)  # 24 questions, 96 choices
@@ -77,7 +79,7 @@ def test_lm_eval_offline_equals_completion_logprobs(name, tmp_path, no_network):
     assert arguments == harness.requests(items)
     # ... and got our log-likelihoods and accuracies
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-    ours = harness.choice_logprobs(model, tokenizer, items, batch_size=5)
+    ours = harness.item_logprobs(model, tokenizer, items, batch_size=5)
     theirs = harness.harness_logprobs(samples)
     assert max(abs(a - b) for ra, rb in zip(ours, theirs) for a, b in zip(ra, rb)) < 1e-4
     assert harness.accuracy(items, ours) == metrics["acc,none"]

@@ -5,12 +5,20 @@ one layer and random weights.
 """
 
 import hashlib
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoConfig, AutoTokenizer
 
-from llm_workshop import models, ppo, preferences, rehearsal, rewards, sql
+from llm_workshop import models
+from llm_workshop.concepts import ppo, qa, rewards
+from llm_workshop.concepts.sql import formats, scoring, shop, templates
+from llm_workshop.standins.hub_datasets import dataset_standin
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import rehearsal  # noqa: E402  (scripts/rehearsal.py)
 
 QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
@@ -63,17 +71,17 @@ def test_gpt2_family_configs_give_the_published_parameter_counts(name, parameter
 def test_qwen_template_adds_its_default_system_prompt_only_without_a_system_message(qwen):
     user = [{"role": "user", "content": "Hello"}]
     assert QWEN_DEFAULT_SYSTEM in qwen.apply_chat_template(user, tokenize=False)
-    example = {"schema": sql.SCHEMA_BRIEF["customers"], "question": "Who lives in Oslo?", "sql": "select 1"}
-    rendered = qwen.apply_chat_template(sql.to_messages(example)[:2], tokenize=False, add_generation_prompt=True)
+    example = {"schema": shop.SCHEMA_BRIEF["customers"], "question": "Who lives in Oslo?", "sql": "select 1"}
+    rendered = qwen.apply_chat_template(formats.to_messages(example)[:2], tokenize=False, add_generation_prompt=True)
     assert QWEN_DEFAULT_SYSTEM not in rendered
-    assert rendered == sql.format_prompt(example, "chatml")  # 3.3's check, with the real template
+    assert rendered == formats.format_prompt(example, "chatml")  # 3.3's check, with the real template
 
 
 def test_qwen_special_tokens_and_prompt_prefix_for_completion_only_loss(qwen):
     assert (qwen.eos_token, qwen.pad_token) == ("<|im_end|>", "<|endoftext|>")
     assert (qwen.eos_token_id, qwen.pad_token_id, len(qwen)) == (151645, 151643, 151665)
-    example = {"schema": sql.SCHEMA_BRIEF["products"], "question": "Top 3 products by price?", "sql": "select name"}
-    messages = sql.to_messages(example)
+    example = {"schema": shop.SCHEMA_BRIEF["products"], "question": "Top 3 products by price?", "sql": "select name"}
+    messages = formats.to_messages(example)
     prompt = qwen.apply_chat_template(messages[:2], tokenize=False, add_generation_prompt=True)
     full = qwen.apply_chat_template(messages, tokenize=False)
     prompt_ids = qwen(prompt, add_special_tokens=False)["input_ids"]
@@ -100,7 +108,6 @@ def test_gpt2_has_no_pad_token_and_pads_right(gpt2):
 
 
 def test_distilbert_lower_cases_and_keeps_offsets_into_the_original_text(bert):
-    from llm_workshop import qa
 
     assert bert("Hello, World!")["input_ids"] == [101, 7592, 1010, 2088, 999, 102]
     assert bert.tokenize("Baker Street") == ["baker", "street"]
@@ -141,27 +148,27 @@ def test_shrunk_configs_keep_everything_but_depth():
 
 def test_imdb_standin_has_the_real_schema_and_feeds_the_full_tier_adapters(monkeypatch):
     monkeypatch.setenv("LLM_WORKSHOP_REHEARSAL", "shrink")
-    train = rehearsal.dataset_standin("stanfordnlp/imdb", "train")
+    train = dataset_standin("stanfordnlp/imdb", "train")
     assert train.features["label"].names == ["neg", "pos"] and train.features["text"].dtype == "string"
-    unsupervised = rehearsal.dataset_standin("stanfordnlp/imdb", "unsupervised")
+    unsupervised = dataset_standin("stanfordnlp/imdb", "unsupervised")
     assert set(train["label"]) == {0, 1} and set(unsupervised["label"]) == {-1}
-    pairs = preferences.preference_pairs("full", 50, seed=0)  # through data.hub_dataset, the seam the notebooks use
+    pairs = models.preference_pairs("full", 50, seed=0)  # through data.hub_dataset, the seam the notebooks use
     assert len(pairs) == 50 and all(set(p) == {"prompt", "chosen", "rejected"} for p in pairs)
     assert not any("<br" in p["chosen"] + p["rejected"] for p in pairs)
-    assert len(preferences.prompts_for("full", 20)) == 20
+    assert len(models.prompts_for("full", 20)) == 20
 
 
 def test_sql_create_context_standin_and_adapter(monkeypatch):
     monkeypatch.setenv("LLM_WORKSHOP_REHEARSAL", "shrink")
-    from llm_workshop.data import hub_dataset
+    from llm_workshop.models import hub_dataset
 
     rows = hub_dataset("b-mc2/sql-create-context", "train")
     assert rows.column_names == ["question", "context", "answer"]
-    example = sql.from_sql_create_context(rows[0])
+    example = templates.from_sql_create_context(rows[0])
     assert example["schema"].startswith("CREATE TABLE") and example["sql"] == rows[0]["answer"]
-    assert sql.format_prompt(example, "chatml", include_answer=True).endswith(example["sql"] + "<|im_end|>\n")
+    assert formats.format_prompt(example, "chatml", include_answer=True).endswith(example["sql"] + "<|im_end|>\n")
     with pytest.raises(KeyError, match="answer"):
-        sql.from_sql_create_context({"question": "q", "context": "c"})
+        templates.from_sql_create_context({"question": "q", "context": "c"})
     with pytest.raises(ValueError, match="splits"):
         hub_dataset("b-mc2/sql-create-context", "test")
 
@@ -177,15 +184,15 @@ def test_sql_create_context_standin_and_adapter(monkeypatch):
     ],
 )  # fmt: skip
 def test_fenced_sql_is_extracted_so_the_sandbox_scores_the_query(tmp_path, answer, expected):
-    assert sql.extract_sql(answer) == expected
+    assert formats.extract_sql(answer) == expected
 
 
 def test_a_fenced_answer_scores_as_its_query(tmp_path):
     db = tmp_path / "shop.db"
-    sql.make_database(db)
+    shop.make_database(db)
     gold = "select count(*) from customers where city = 'Oslo'"
     fenced = f"```sql\n{gold.upper().replace('OSLO', 'Oslo')};\n```"
-    assert sql.execution_accuracy([fenced], [gold], db) == 0.0  # the sandbox refuses "```sql": formatting, not SQL
-    assert sql.execution_accuracy([sql.extract_sql(fenced)], [gold], db) == 1.0
+    assert scoring.execution_accuracy([fenced], [gold], db) == 0.0  # the sandbox refuses "```sql": formatting, not SQL
+    assert scoring.execution_accuracy([formats.extract_sql(fenced)], [gold], db) == 1.0
     with pytest.raises(TypeError):
-        sql.extract_sql(None)
+        formats.extract_sql(None)

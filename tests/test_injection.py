@@ -2,40 +2,41 @@
 
 import pytest
 
-from llm_workshop import injection, sql
+from llm_workshop.concepts import injection
+from llm_workshop.concepts.sql import sandbox, shop
 
 
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "shop.db"
-    sql.make_database(path, seed=0)
+    shop.make_database(path, seed=0)
     return path
 
 
 def test_every_payload_is_refused_and_nothing_changes(db, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # relative file names in ATTACH / VACUUM INTO would land here
     before = injection.file_digest(db)
-    for example in injection.attack_examples(sql.SCHEMA_BRIEF["products"]):
-        with pytest.raises(sql.SQLSafetyError):
-            sql.execute_readonly(db, example["payload"], allowed_tables=injection.PRODUCT_TABLES)
+    for example in injection.attack_examples(shop.SCHEMA_BRIEF["products"]):
+        with pytest.raises(sandbox.SQLSafetyError):
+            sandbox.execute_readonly(db, example["payload"], allowed_tables=injection.PRODUCT_TABLES)
     assert injection.file_digest(db) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.db"]
-    assert sql.execute_readonly(db, "select count(*) from products", allowed_tables=injection.PRODUCT_TABLES)
+    assert sandbox.execute_readonly(db, "select count(*) from products", allowed_tables=injection.PRODUCT_TABLES)
 
 
 def test_the_allow_list_is_what_stops_reading_other_tables(db):
     query = "select name, age from customers"
-    assert len(sql.execute_readonly(db, query)) == sql.N_CUSTOMERS  # read-only alone lets this through
+    assert len(sandbox.execute_readonly(db, query)) == shop.N_CUSTOMERS  # read-only alone lets this through
     for q in (query, "select count(*) from customers", "select name from sqlite_master"):
-        with pytest.raises(sql.SQLSafetyError, match="which is not in the allow-list"):
-            sql.execute_readonly(db, q, allowed_tables={"products"})
+        with pytest.raises(sandbox.SQLSafetyError, match="which is not in the allow-list"):
+            sandbox.execute_readonly(db, q, allowed_tables={"products"})
     joined = "select sum(quantity) from orders join products on product_id = products.id"
-    assert sql.execute_readonly(db, joined, allowed_tables={"products", "orders"})
+    assert sandbox.execute_readonly(db, joined, allowed_tables={"products", "orders"})
 
 
 def test_refusal_messages_name_the_action(db):
-    with pytest.raises(sql.SQLSafetyError, match="refused DELETE orders: the database is read-only"):
-        sql.execute_readonly(db, "WITH x AS (SELECT 1) DELETE FROM orders")
+    with pytest.raises(sandbox.SQLSafetyError, match="refused DELETE orders: the database is read-only"):
+        sandbox.execute_readonly(db, "WITH x AS (SELECT 1) DELETE FROM orders")
 
 
 def test_write_keywords_and_digest(tmp_path):

@@ -4,7 +4,8 @@ import pytest
 import torch
 from transformers import GenerationConfig
 
-from llm_workshop import judge, models
+from llm_workshop import models
+from llm_workshop.concepts import decoding, judge
 
 
 @pytest.mark.parametrize(
@@ -98,6 +99,7 @@ def _argmax_loop(model, tokenizer, prompt: str, steps: int) -> str:
     return tokenizer.decode(ids[0, start:], skip_special_tokens=True).strip()
 
 
+@pytest.mark.slow
 def test_greedy_replies_ignore_the_checkpoints_sampling_defaults(chat_with_qwen_defaults):
     model, tokenizer = chat_with_qwen_defaults
     prompts = [
@@ -112,4 +114,4 @@ def test_greedy_replies_ignore_the_checkpoints_sampling_defaults(chat_with_qwen_
     torch.manual_seed(0)
     assert judge.replies(model, tokenizer, prompts, 12, temperature=1.0) == first
     with pytest.raises(ValueError, match="temperature must be > 0"):
-        judge.reply_config(tokenizer, 8, temperature=0.0)
+        decoding.generation_kwargs(0, None, temperature=0.0)

@@ -8,7 +8,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llm_workshop import models
-from llm_workshop.logprobs import choice_logprobs, completion_logprobs, completion_logprobs_from_ids, gather_logprobs
+from llm_workshop.concepts.logprobs import (
+    choice_logprobs,
+    completion_logprobs,
+    completion_logprobs_from_ids,
+    gather_logprobs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +31,7 @@ def by_hand(model, tokenizer, prompt: str, completion: str) -> float:
     return sum(logp[len(p) - 1 + i, token].item() for i, token in enumerate(c))
 
 
+@pytest.mark.slow
 def test_batched_scores_equal_hand_computed_sums(gpt2):
     model, tokenizer = gpt2
     prompts = ["Holmes said", "It was a dark night and", "Watson"]
@@ -39,6 +45,7 @@ def test_batched_scores_equal_hand_computed_sums(gpt2):
     assert (batched < 0).all()
 
 
+@pytest.mark.slow
 def test_keeps_the_training_mode(gpt2):
     model, tokenizer = gpt2
     model.train()
@@ -47,6 +54,7 @@ def test_keeps_the_training_mode(gpt2):
     model.eval()
 
 
+@pytest.mark.slow
 def test_bad_input_is_a_sentence(gpt2):
     model, tokenizer = gpt2
     with pytest.raises(ValueError, match="one completion each"):
@@ -55,6 +63,7 @@ def test_bad_input_is_a_sentence(gpt2):
         completion_logprobs(model, tokenizer, ["Holmes"], [""])
 
 
+@pytest.mark.slow
 def test_token_ids_and_choices_score_like_text(gpt2):
     model, tokenizer = gpt2
     prompts, choices = ["Holmes said", "The night was"], [" yes", " no at all", " perhaps"]

@@ -6,10 +6,10 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
-from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.pytorch_utils import Conv1D
 
-from llm_workshop import lora, training
+from llm_workshop.concepts import lora, training
+from llm_workshop.exercises import m3_2
 
 
 def randomize_b(model: nn.Module) -> None:
@@ -19,12 +19,6 @@ def randomize_b(model: nn.Module) -> None:
         if "lora_B" in name:
             with torch.no_grad():
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-
-
-def tiny_gpt2() -> GPT2LMHeadModel:
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=100, n_positions=32, n_embd=32, n_layer=2, n_head=2)
-    return GPT2LMHeadModel(config).eval()
 
 
 def test_fresh_lora_layer_changes_nothing():
@@ -59,7 +53,7 @@ def test_same_output_as_peft_on_one_layer(kind):
     assert (ours(x) - base(x)).abs().max() > 1e-2  # the update really contributes
 
 
-def test_gpt2_c_attn_matches_peft_and_merge_and_unload():
+def test_gpt2_c_attn_matches_peft_and_merge_and_unload(tiny_gpt2):
     base = tiny_gpt2()
     peft_model = get_peft_model(
         copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True)
@@ -93,7 +87,7 @@ def test_merged_equals_unmerged_and_is_plain_linear():
     assert torch.allclose(merged(x), layer(x), atol=1e-6)
 
 
-def test_trainable_counts_match_peft():
+def test_trainable_counts_match_peft(tiny_gpt2):
     ours = lora.apply_lora(tiny_gpt2(), ["c_attn"], r=4, alpha=8)
     theirs = get_peft_model(tiny_gpt2(), LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True))
     trainable, total = lora.count_trainable(ours)
@@ -102,7 +96,7 @@ def test_trainable_counts_match_peft():
     assert trainable == 2 * lora.lora_param_count(96, 32, 4)
 
 
-def test_lora_learns_while_base_stays_frozen():
+def test_lora_learns_while_base_stays_frozen(tiny_gpt2):
     torch.manual_seed(0)
     model = lora.apply_lora(tiny_gpt2(), ["c_attn"], r=4, alpha=8)
     frozen = model.transformer.h[0].attn.c_attn.base.weight.clone()
@@ -120,13 +114,13 @@ def test_the_512_by_64_example():
 
 
 def test_check_lora_params(capsys):
-    assert lora.check_lora_params(4608)
-    assert not lora.check_lora_params(32768)
+    assert m3_2.check_lora_params(4608)
+    assert not m3_2.check_lora_params(32768)
     assert "full matrix" in capsys.readouterr().out
-    assert not lora.check_lora_params(4096)
+    assert not m3_2.check_lora_params(4096)
 
 
-def test_bad_input_raises():
+def test_bad_input_raises(tiny_gpt2):
     with pytest.raises(ValueError, match="rank"):
         lora.LoRALinear(nn.Linear(4, 4), r=0, alpha=1)
     with pytest.raises(ValueError, match="nn.Linear"):

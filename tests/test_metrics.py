@@ -8,7 +8,8 @@ import sacrebleu
 from rouge_score import rouge_scorer
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from llm_workshop import metrics
+from llm_workshop.concepts import metrics
+from llm_workshop.exercises import m2_3
 
 SCORER = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rouge3", "rougeL"], use_stemmer=False)
 
@@ -191,12 +192,12 @@ def test_check_rouge_l_recall(capsys):
     def unigram_recall_instead(pred, ref):  # ignores word order: wrong on the scrambled sentence
         return metrics.rouge_n(pred, ref, 1).recall
 
-    assert metrics.check_rouge_l_recall(right)
-    assert not metrics.check_rouge_l_recall(unigram_recall_instead)
-    assert not metrics.check_rouge_l_recall(lambda pred, ref: metrics.rouge_l(pred, ref).precision)
-    assert not metrics.check_rouge_l_recall(lambda pred, ref: 1 / 0)
+    assert m2_3.check_rouge_l_recall(right)
+    assert not m2_3.check_rouge_l_recall(unigram_recall_instead)
+    assert not m2_3.check_rouge_l_recall(lambda pred, ref: metrics.rouge_l(pred, ref).precision)
+    assert not m2_3.check_rouge_l_recall(lambda pred, ref: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
-    assert not metrics.check_rouge_l_recall(lambda pred, ref: None)
+    assert not m2_3.check_rouge_l_recall(lambda pred, ref: None)
     assert "return a number" in capsys.readouterr().out
 
 
@@ -206,7 +207,7 @@ def test_brevity_penalty_check_agrees_with_bleu(capsys):
 
     score = metrics.bleu(["the cat sat"], ["the cat sat on the mat"])
     assert score.bp == pytest.approx(bp(3, 6))  # the exercise's formula is the one bleu() applies
-    assert metrics.check_brevity_penalty(bp)
-    assert not metrics.check_brevity_penalty(lambda c, r: math.exp(1 - r / c) if c else 0.0)  # no cap at 1
-    assert not metrics.check_brevity_penalty(lambda c, r: min(1.0, c / r))
+    assert m2_3.check_brevity_penalty(bp)
+    assert not m2_3.check_brevity_penalty(lambda c, r: math.exp(1 - r / c) if c else 0.0)  # no cap at 1
+    assert not m2_3.check_brevity_penalty(lambda c, r: min(1.0, c / r))
     assert "expected" in capsys.readouterr().out

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from llm_workshop import metrics, models
+from llm_workshop import models
+from llm_workshop.concepts import metrics
 
 
 class Uniform(torch.nn.Module):
@@ -26,6 +27,7 @@ def test_uniform_model_has_perplexity_equal_to_vocab():
     assert metrics.perplexity(Uniform(50), ids, block_size=64, stride=16) == pytest.approx(50)
 
 
+@pytest.mark.slow
 def test_matches_one_full_window_loss():
     model, tokenizer = models.load("gpt2", "smoke")
     ids = tokenizer("Holmes looked at the door and the window of the room.", return_tensors="pt")["input_ids"][0]
@@ -60,6 +62,7 @@ def test_disjoint_windows_cannot_score_the_first_token_of_each_window():
     assert sorted(recorder.scored) == [i for i in range(1, 300) if i % 64], "a window's first token has no context"
 
 
+@pytest.mark.slow
 def test_more_context_per_token_does_not_hurt():
     model, tokenizer = models.load("gpt2", "smoke")
     ids = tokenizer(" ".join(["the door was open and the lamp was lit"] * 30), return_tensors="pt")["input_ids"][0]

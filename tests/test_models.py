@@ -5,6 +5,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
 from llm_workshop import models
+from llm_workshop.course import data
+from llm_workshop.standins.qa_reader import set_neighbour_heads
+from llm_workshop.standins.tokenizer import SMOKE_VOCAB_SIZE
 
 
 def test_unknown_model_lists_known_names():
@@ -14,17 +17,20 @@ def test_unknown_model_lists_known_names():
         models.spec("gpt-5")
 
 
+@pytest.mark.slow
 def test_unknown_tier_is_refused():
     with pytest.raises(ValueError, match="unknown tier"):
         models.model_path("gpt2", "medium")
 
 
+@pytest.mark.slow
 def test_full_tier_uses_real_open_hub_ids():
     assert models.model_path("gpt2", "full") == "gpt2"
     assert models.model_path("distilbert", "full") == "distilbert-base-uncased"
     assert models.model_path("chat", "full") == "Qwen/Qwen2.5-0.5B-Instruct"
 
 
+@pytest.mark.slow
 def test_build_once_then_reuse_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_WORKSHOP_CACHE", str(tmp_path))
     calls = []
@@ -41,6 +47,7 @@ def test_build_once_then_reuse_the_cache(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".build-*")), "the scratch directory is cleaned up"
 
 
+@pytest.mark.slow
 def test_failed_build_leaves_no_half_model(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_WORKSHOP_CACHE", str(tmp_path))
 
@@ -54,17 +61,19 @@ def test_failed_build_leaves_no_half_model(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "auto_class"), [("gpt2", AutoModelForCausalLM), ("chat", AutoModelForCausalLM)])
 def test_smoke_causal_models_load_and_were_pretrained(name, auto_class):
     model, tokenizer = models.load(name, "smoke", auto_class=auto_class)
-    assert len(tokenizer) == models.SMOKE_VOCAB_SIZE  # the trap: a 1-5 token vocabulary gives NaN losses
+    assert len(tokenizer) == SMOKE_VOCAB_SIZE  # the trap: a 1-5 token vocabulary gives NaN losses
     assert 300_000 < sum(p.numel() for p in model.parameters()) < 2_000_000
-    news = tokenizer(models.news_text()[:4000], return_tensors="pt")["input_ids"][:, :128]
+    news = tokenizer(data.news_text()[:4000], return_tensors="pt")["input_ids"][:, :128]
     with torch.no_grad():
         loss = model(input_ids=news, labels=news).loss.item()
     assert loss < 0.8 * torch.log(torch.tensor(float(len(tokenizer)))).item(), "pre-training lowered the loss"
 
 
+@pytest.mark.slow
 def test_smoke_distilbert_masks_and_pairs():
     model, tokenizer = models.load("distilbert", "smoke", auto_class=AutoModelForMaskedLM)
     encoded = tokenizer("Who knocked?", "A man in a mask knocked.")
@@ -73,6 +82,7 @@ def test_smoke_distilbert_masks_and_pairs():
     assert model.config.vocab_size == len(tokenizer)
 
 
+@pytest.mark.slow
 def test_chat_template_is_chatml():
     _, tokenizer = models.load("chat", "smoke")
     prompt = tokenizer.apply_chat_template(
@@ -81,6 +91,7 @@ def test_chat_template_is_chatml():
     assert prompt == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
 
 
+@pytest.mark.slow
 def test_full_tier_offline_without_cache_is_one_sentence(monkeypatch):
     # A Hub id no cache can hold: the answer does not depend on what this machine downloaded before.
     # (HF_HOME cannot be changed here: huggingface_hub reads it once, at import.)
@@ -91,16 +102,17 @@ def test_full_tier_offline_without_cache_is_one_sentence(monkeypatch):
         models.load("gpt2", "full")
 
 
+@pytest.mark.slow
 def test_speculative_pair_shares_the_tokenizer_and_the_draft_is_smaller():
     assert models.model_path("gpt2-medium", "full") == "gpt2-medium"
     assert models.model_path("distilgpt2", "full") == "distilgpt2"
     target, target_tokenizer = models.load("gpt2-medium", "smoke")
     draft, draft_tokenizer = models.load("distilgpt2", "smoke")
     assert target_tokenizer.get_vocab() == draft_tokenizer.get_vocab()
-    assert target.config.vocab_size == draft.config.vocab_size == models.SMOKE_VOCAB_SIZE
+    assert target.config.vocab_size == draft.config.vocab_size == SMOKE_VOCAB_SIZE
     n_target, n_draft = (sum(p.numel() for p in m.parameters()) for m in (target, draft))
     assert n_target > 3 * n_draft
-    news = target_tokenizer(models.news_text()[:4000], return_tensors="pt")["input_ids"][:, :128]
+    news = target_tokenizer(data.news_text()[:4000], return_tensors="pt")["input_ids"][:, :128]
     with torch.no_grad():
         agreement = (target(news).logits.argmax(-1) == draft(news).logits.argmax(-1)).float().mean().item()
     assert agreement > 0.4, "the distilled draft should mostly pick the target's next token"
@@ -115,7 +127,7 @@ def test_neighbour_heads_attend_to_their_offsets(head_offsets):
         vocab_size=500, dim=128, hidden_dim=128, n_layers=1, n_heads=4, attn_implementation="eager"
     )  # fmt: skip
     model = AutoModelForQuestionAnswering.from_config(config)
-    models.set_neighbour_heads(model, head_offsets)
+    set_neighbour_heads(model, head_offsets)
     model.eval()  # no dropout
     ids = torch.randint(5, 500, (1, 80), generator=torch.Generator().manual_seed(0))
     attention = model.distilbert(input_ids=ids, output_attentions=True).attentions[0][0]
@@ -124,4 +136,4 @@ def test_neighbour_heads_attend_to_their_offsets(head_offsets):
         mass = sum(attention[head, inner, inner + offset] for offset in offsets)
         assert mass.min() > 0.95, f"head {head} attends to offsets {offsets}"
     with pytest.raises(ValueError, match="at most one per head"):
-        models.set_neighbour_heads(model, [[1]] * 5)
+        set_neighbour_heads(model, [[1]] * 5)

@@ -65,10 +65,19 @@ class TestNotebook:
         expected = badge_url(path.relative_to(ROOT).as_posix(), github_repo())
         assert expected in first, f"{path.name}: first cell lacks the badge {expected}"
 
-    def test_setup_in_first_code_cell(self, path):
-        code = [c for c in cells(path) if c["cell_type"] == "code"]
-        assert "runtime.setup(" in source(code[0])
-        assert f"https://github.com/{github_repo()}.git" in source(code[0])
+    def test_setup_in_first_code_cell_and_live_on_colab(self, path):
+        """The Colab branch clones and installs the course for real: its lines are code, not comments."""
+        setup = source([c for c in cells(path) if c["cell_type"] == "code"][0])
+        live = [line.strip() for line in setup.splitlines() if line.strip() and not line.strip().startswith("#")]
+        guard = live.index('if "google.colab" in sys.modules:')
+        colab = live[guard + 1 :]
+        clone = f"git clone --quiet --depth 1 https://github.com/{github_repo()}.git llm_workshop_course"
+        assert any(line.startswith("!") and clone in line for line in colab), f"{path.name}: no live git clone"
+        assert "%pip install --quiet -e llm_workshop_course" in colab, f"{path.name}: no live %pip install"
+        assert any("raise SystemExit(" in line for line in colab), f"{path.name}: no sentence when the clone fails"
+        assert "from llm_workshop.course import runtime" in live and any(
+            line.startswith("rt = runtime.setup(") for line in live
+        ), f"{path.name}: the setup cell must import runtime and call runtime.setup()"
 
     def test_no_absolute_paths_tokens_eval_or_bare_pip(self, path):
         for cell in cells(path):
@@ -95,10 +104,31 @@ class TestNotebook:
             calls = CHECK_CALL.findall(text)
             assert calls, f"{path.name}: an exercise cell calls no check_... function: {text[:80]!r}"
             assert not re.search(r"check_\w+\(.*\)\s*;\s*$", text, re.MULTILINE), f"{path.name}: ';' after a check"
-            assert hidden(solution), f"{path.name}: the cell after the exercise {calls[0]} is not a hidden solution"
-            assert re.search(rf"assert\s+(\w+\.)*{calls[-1]}\(", source(solution)), (
-                f"{path.name}: the hidden solution does not assert {calls[-1]}(...)"
+            learner = re.search(rf"{calls[-1]}\((\w+)", text).group(1)
+            assert learner.startswith("my_"), f"{path.name}: the learner's answer {learner!r} is not named my_..."
+            assert hidden(solution), f"{path.name}: the cell after the exercise {calls[-1]} is not a hidden solution"
+            assert re.search(rf"assert\s+(\w+\.)*{calls[-1]}\(.*solution=True\s*\)", source(solution), re.DOTALL), (
+                f"{path.name}: the hidden solution does not assert {calls[-1]}(..., solution=True)"
             )
+
+    def test_solutions_are_hidden_on_colab_and_in_jupyterlab(self, path):
+        """Colab hides a code cell only as a form (`cellView: form` with a `# @title` line); JupyterLab reads
+        `jupyter.source_hidden`."""
+        for _, solution in exercises(path):
+            assert solution["metadata"].get("cellView") == "form", f"{path.name}: a solution lacks cellView: form"
+            assert source(solution).startswith("# @title Solution"), f"{path.name}: a solution lacks its @title line"
+
+    def test_last_cell_tallies_the_notebooks_exercises(self, path):
+        module = f"m{path.parent.name[-1]}_{int(path.name[:2])}"
+        assert source(cells(path)[-1]).rstrip().endswith(f"verdict.tally({module})"), (
+            f"{path.name}: the last cell should print the exercise tally, verdict.tally({module})"
+        )
+
+    def test_code_cells_are_short(self, path):
+        """A learner reads a cell at a glance: at most 30 lines (the setup cell excepted)."""
+        for cell in [c for c in cells(path) if c["cell_type"] == "code"][1:]:
+            lines = source(cell).rstrip().splitlines()
+            assert len(lines) <= 30, f"{path.name}: a code cell of {len(lines)} lines: {source(cell)[:80]!r}"
 
     def test_every_check_outside_a_solution_is_an_exercise(self, path):
         for cell in cells(path):

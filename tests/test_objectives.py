@@ -2,8 +2,9 @@
 
 import pytest
 
-from llm_workshop import objectives
-from llm_workshop.objectives import sentinel
+from llm_workshop.concepts import objectives
+from llm_workshop.concepts.objectives import sentinel
+from llm_workshop.exercises import m1_3
 
 
 def test_span_corruption_matches_the_t5_paper_example():
@@ -47,5 +48,5 @@ def _same_sentinel(tokens, spans):
     ],
 )
 def test_check_span_corruption(fn, ok, hint, capsys):
-    assert objectives.check_span_corruption(fn) is ok
+    assert m1_3.check_span_corruption(fn) is ok
     assert hint in capsys.readouterr().out

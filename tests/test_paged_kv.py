@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llm_workshop.paged_kv import PagedKVCache, check_locate, locate, paged_attention
+from llm_workshop.concepts.paged_kv import PagedKVCache, locate, paged_attention
+from llm_workshop.exercises.m2_4 import check_locate
 
 H, D = 2, 8
 

@@ -8,7 +8,10 @@ from torch import nn
 from transformers import AutoTokenizer
 from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
-from llm_workshop import models, qa
+from llm_workshop import models
+from llm_workshop.concepts import qa
+from llm_workshop.course import data
+from llm_workshop.standins.qa_reader import UNSEEN_WORDS
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,7 @@ def filler(n_sentences: int) -> str:
     return " ".join(f"The fog lay thick upon the street on day {i}." for i in range(n_sentences))
 
 
+@pytest.mark.slow
 def test_finds_the_span_and_its_characters(tokenizer):
     context = "The client had rooms in Baker Street, near the station."
     model = Pointer(token_id(tokenizer, "Baker"), token_id(tokenizer, "Street"))
@@ -52,6 +56,7 @@ def test_finds_the_span_and_its_characters(tokenizer):
     assert 0.9 < result.score <= 1.0
 
 
+@pytest.mark.slow
 def test_question_tokens_are_never_part_of_the_answer(tokenizer):
     # The pointer peaks on "Holmes" in the question too; only the one in the context may be chosen.
     context = "Watson wrote the notes while Holmes smoked."
@@ -60,6 +65,7 @@ def test_question_tokens_are_never_part_of_the_answer(tokenizer):
     assert result.text == "Holmes" and result.start == context.index("Holmes")
 
 
+@pytest.mark.slow
 def test_end_never_precedes_start_and_length_is_bounded(tokenizer):
     # The end peak lies before the start peak: the only valid spans start at or before their end.
     context = "Watson came early and Holmes came late to the house."
@@ -73,6 +79,7 @@ def test_end_never_precedes_start_and_length_is_bounded(tokenizer):
     assert len(tokenizer(bounded.text, add_special_tokens=False)["input_ids"]) <= 5
 
 
+@pytest.mark.slow
 def test_answer_beyond_the_first_window_is_found(tokenizer):
     context = filler(40) + " The stolen gem was hidden inside a Christmas hat. " + filler(5)
     question = "Where was the gem hidden?"
@@ -86,6 +93,7 @@ def test_answer_beyond_the_first_window_is_found(tokenizer):
     assert model.calls[0][1] <= 128
 
 
+@pytest.mark.slow
 def test_bad_input_raises_clear_errors(tokenizer):
     model = Pointer(0, 0, limit=64)
     with pytest.raises(ValueError, match="question is empty"):
@@ -98,6 +106,7 @@ def test_bad_input_raises_clear_errors(tokenizer):
         qa.answer(model, tokenizer, "Who?", "Some context.", max_length=32, stride=30)
 
 
+@pytest.mark.slow
 def test_training_labels_point_at_the_answer(tokenizer):
     contexts = ["Irene Adler lives at Briony Lodge in St. John's Wood.", "The case was solved by Sherlock Holmes."]
     answers = ["Briony Lodge", "Sherlock Holmes"]
@@ -111,6 +120,7 @@ def test_training_labels_point_at_the_answer(tokenizer):
         assert tokenizer.decode(span).strip() == expected
 
 
+@pytest.mark.slow
 def test_training_windows_without_the_answer_point_at_cls(tokenizer):
     context = "The answer is Lestrade. " + filler(30)
     features = qa.encode_training_examples(
@@ -123,6 +133,7 @@ def test_training_windows_without_the_answer_point_at_cls(tokenizer):
         qa.encode_training_examples(tokenizer, ["Who?"], [context], [0], ["Lestrade"])
 
 
+@pytest.mark.slow
 def test_an_empty_answer_labels_every_window_cls(tokenizer):
     context = "Holmes lit his pipe. " + filler(30)
     features = qa.encode_training_examples(tokenizer, ["Who?", "Who?"], [context] * 2, [0, 0], ["", "Holmes"], 64, 16)
@@ -134,9 +145,9 @@ def test_an_empty_answer_labels_every_window_cls(tokenizer):
 def test_squad_metrics():
     assert qa.exact_match("The Baker Street", "baker street!") == 1.0
     assert qa.exact_match("Baker", "Baker Street") == 0.0
-    assert qa.f1("Baker", "Baker Street") == pytest.approx(2 / 3)
-    assert qa.f1("Holmes", "Watson") == 0.0
-    assert qa.f1("", "") == 1.0
+    assert qa.token_f1("Baker", "Baker Street") == pytest.approx(2 / 3)
+    assert qa.token_f1("Holmes", "Watson") == 0.0
+    assert qa.token_f1("", "") == 1.0
 
 
 def test_synthetic_examples_locate_a_unique_answer_and_are_seeded():
@@ -190,6 +201,7 @@ class NoAnswerPointer(nn.Module):
         return QuestionAnsweringModelOutput(start_logits=logits[0], end_logits=logits[1])
 
 
+@pytest.mark.slow
 def test_a_window_that_points_at_cls_loses_to_the_window_with_the_answer(tokenizer):
     # Spread over the context tokens alone, the first window's probability would pick the decoy "old table" (logit
     # 12 > 10), with probability about 1. [CLS] takes part in the softmax, as in transformers' former pipeline, so
@@ -210,9 +222,7 @@ def hidden_fact_probes(n: int, seed: int) -> list[dict]:
     around it as decoys."""
     import random
 
-    from llm_workshop import data
-
-    words, rng, probes = data.load_corpus().split()[: models.QA_UNSEEN_WORDS], random.Random(seed), []
+    words, rng, probes = data.load_corpus().split()[:UNSEEN_WORDS], random.Random(seed), []
     for i in range(n):
         kind = list(qa.FACTS)[i % 3]
         values = {"name": rng.choice(qa.NAMES), **{k: rng.choice(v) for k, v in qa.VALUES.items()}}
@@ -226,6 +236,7 @@ def hidden_fact_probes(n: int, seed: int) -> list[dict]:
     return probes
 
 
+@pytest.mark.slow
 def test_the_smoke_reader_finds_facts_hidden_a_thousand_words_deep():
     from transformers import AutoModelForQuestionAnswering
 

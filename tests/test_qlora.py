@@ -10,7 +10,7 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
 from llm_workshop import models
-from llm_workshop.qlora import keep_4bit_trainable, packed_4bit_layers
+from llm_workshop.concepts.qlora import keep_4bit_trainable, packed_4bit_layers
 
 bnb = pytest.importorskip("bitsandbytes")
 from bitsandbytes.functional import _convert_weight_packed_for_cpu, has_avx512bf16  # noqa: E402
@@ -43,6 +43,7 @@ def train_step(model) -> torch.Tensor:
     return loss
 
 
+@pytest.mark.slow
 def test_eval_forward_then_training_works_with_cpu_packing_forced():
     model = load_4bit()
     assert keep_4bit_trainable(model) == 14  # 2 layers x (q, k, v, o, gate, up, down)
@@ -53,6 +54,7 @@ def test_eval_forward_then_training_works_with_cpu_packing_forced():
     assert torch.isfinite(train_step(model))
 
 
+@pytest.mark.slow
 def test_undoes_a_packing_already_done():
     reference, model = load_4bit(), load_4bit()
     keep_4bit_trainable(reference)
@@ -74,6 +76,7 @@ def test_a_model_without_4bit_layers_is_left_alone():
     assert keep_4bit_trainable(torch.nn.Linear(4, 4)) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not has_avx512bf16(), reason="the failure needs a CPU with AVX512-BF16")
 def test_without_the_fix_training_after_an_eval_forward_fails_on_this_cpu():
     model = load_4bit()
@@ -85,6 +88,7 @@ def test_without_the_fix_training_after_an_eval_forward_fails_on_this_cpu():
         train_step(model)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("precision", "trained_in"),
     [({"fp16": True}, torch.float32), ({"bf16": True}, torch.bfloat16), ({}, torch.float32)],
@@ -97,7 +101,7 @@ def test_lora_dtype_after_sfttrainer_suits_the_precision(tmp_path, precision, tr
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from llm_workshop.qlora import adapter_dtype, cast_adapters
+    from llm_workshop.concepts.qlora import adapter_dtype, cast_adapters
 
     path = models.model_path("chat", "smoke")
     model = load_4bit()

@@ -4,7 +4,8 @@ import bitsandbytes.functional as bnbf
 import pytest
 import torch
 
-from llm_workshop import quant
+from llm_workshop.concepts import quant
+from llm_workshop.exercises import m3_2
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_bad_inputs_raise(weights):
 
 def test_weight_memory_check(capsys):
     assert quant.weight_bytes(7e9, 4) == 3.5e9
-    assert quant.check_weight_memory(3.5, 7e9, 4)
-    assert not quant.check_weight_memory(28.0, 7e9, 4)
+    assert m3_2.check_weight_memory(3.5, 7e9, 4)
+    assert not m3_2.check_weight_memory(28.0, 7e9, 4)
     assert "bits, not bytes" in capsys.readouterr().out
-    assert not quant.check_weight_memory("lots", 7e9, 4)
+    assert not m3_2.check_weight_memory("lots", 7e9, 4)

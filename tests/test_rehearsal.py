@@ -8,9 +8,11 @@ import sys
 import pytest
 import torch
 
-from llm_workshop import rehearsal, runtime
+from llm_workshop.course import runtime
+from llm_workshop.course.data import REPO_ROOT as ROOT
 
-ROOT = rehearsal.models.REPO_ROOT
+sys.path.insert(0, str(ROOT / "scripts"))
+import rehearsal  # noqa: E402  (scripts/rehearsal.py: the tooling this file tests)
 
 
 def test_rehearsal_runs_the_full_tier_on_a_cpu_and_says_so(monkeypatch, capsys):
@@ -61,6 +63,7 @@ def test_forced_fp16_is_what_a_t4_gets(monkeypatch, capsys):
     assert "dtype=float16 (forced by LLM_WORKSHOP_DTYPE)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_mirror_checkpoint_loads_by_hub_id_offline(tmp_path):
     """A mirror entry is a Hugging Face cache entry: `from_pretrained(hub id)` finds it with HF_HUB_OFFLINE=1."""
     repo = tmp_path / "hub" / "models--lvwerra--distilbert-imdb"
@@ -122,6 +125,7 @@ def test_an_assert_inside_library_code_is_a_defect():
     assert rehearsal.classify_error(CELL, 7, "AssertionError", library) == rehearsal.DEFECT
 
 
+@pytest.mark.slow
 def test_script_classifies_a_real_notebook_run(tmp_path):
     """End to end through nbclient: the outcome assert is listed, the mid-cell one is a defect, the run exits 1."""
     import nbformat
@@ -134,7 +138,6 @@ def test_script_classifies_a_real_notebook_run(tmp_path):
     ]
     path = tmp_path / "01_probe.ipynb"
     nbformat.write(nb, path)
-    sys.path.insert(0, str(ROOT / "scripts"))
     import rehearse
 
     result = rehearse.run_notebook(path, timeout=120)

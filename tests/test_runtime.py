@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from llm_workshop import runtime
+from llm_workshop.course import runtime
 
 
 def test_smoke_tier_from_environment(monkeypatch, capsys):

@@ -103,6 +103,7 @@ def test_the_report_of_make_run_needs_notebook_rows(tmp_path, monkeypatch):
         course_outputs.load_course()
 
 
+@pytest.mark.slow
 def test_without_a_run_the_notebooks_are_executed_first(tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(course_outputs, "REPORT", tmp_path / "report.md")

@@ -9,7 +9,9 @@ from scipy.stats import chisquare
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging
 
-from llm_workshop import decoding, models, speculative
+from llm_workshop import models
+from llm_workshop.concepts import decoding, speculative
+from llm_workshop.exercises import m2_4
 
 logging.set_verbosity_error()  # generate() warns about pad == eos on these tiny models
 PROMPTS = ["Holmes looked at the door and said", "The government said on Tuesday that", "Police said"]
@@ -31,6 +33,7 @@ def toy_lm(seed: int, vocab: int = 3, std: float = 0.8) -> GPT2LMHeadModel:
     return GPT2LMHeadModel(config).eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 3, 4, 8])
 def test_greedy_equals_target_greedy_and_assisted_generation(pair, k):
     target, draft, tokenizer = pair
@@ -47,16 +50,17 @@ def test_greedy_equals_target_greedy_and_assisted_generation(pair, k):
         assert stats.target_calls + stats.target_calls_saved == NEW
 
 
-def test_a_useless_draft_changes_nothing_but_the_speed(pair):
+@pytest.mark.slow
+def test_a_useless_draft_changes_nothing_but_the_speed(pair, tiny_gpt2):
     target, _, tokenizer = pair
-    torch.manual_seed(0)
-    stranger = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=1, n_head=2)).eval()
+    stranger = tiny_gpt2(vocab_size=len(tokenizer), n_layer=1, n_positions=1024)
     for prompt in PROMPTS:
         ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
         out, _ = speculative.speculative_generate(target, stranger, ids, NEW, k=4)
         assert torch.equal(out, decoding.generate(target, ids, NEW))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [1, 3, 7])
 def test_the_target_as_its_own_draft_accepts_everything(pair, k):
     target, _, tokenizer = pair
@@ -67,6 +71,7 @@ def test_the_target_as_its_own_draft_accepts_everything(pair, k):
     assert stats.target_calls == -(-NEW // (k + 1))  # k drafts + 1 own token per pass
 
 
+@pytest.mark.slow
 def test_stops_after_eos_like_plain_greedy(pair):
     target, draft, tokenizer = pair
     ids = tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"]
@@ -131,6 +136,7 @@ def test_one_round_of_the_rule_samples_p():
     assert chisquare(first.tolist(), (q[0] * n).tolist()).pvalue < 1e-6
 
 
+@pytest.mark.slow
 def test_sampling_is_deterministic_with_a_seeded_generator(pair):
     target, draft, tokenizer = pair
     ids = tokenizer(PROMPTS[2], return_tensors="pt")["input_ids"]
@@ -157,6 +163,7 @@ def test_expected_tokens_per_round():
     assert speculative.expected_tokens_per_round(0.5, 2) == pytest.approx(1 + 0.5 + 0.25)
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_clear_sentence(pair):
     target, draft, tokenizer = pair
     ids = tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"]
@@ -177,9 +184,9 @@ def test_bad_input_is_one_clear_sentence(pair):
 
 
 def test_check_acceptance_rule_accepts_the_rule_and_rejects_near_misses():
-    assert speculative.check_acceptance_rule(speculative.accept_probability, speculative.residual_distribution)
+    assert m2_4.check_acceptance_rule(speculative.accept_probability, speculative.residual_distribution)
     no_min = lambda p, q, t: (p[t] / q[t]).item()  # noqa: E731
-    assert not speculative.check_acceptance_rule(no_min, speculative.residual_distribution)
+    assert not m2_4.check_acceptance_rule(no_min, speculative.residual_distribution)
     resample_p = lambda p, q: p  # noqa: E731
-    assert not speculative.check_acceptance_rule(speculative.accept_probability, resample_p)
-    assert not speculative.check_acceptance_rule(lambda p, q, t: 1 / 0, speculative.residual_distribution)
+    assert not m2_4.check_acceptance_rule(speculative.accept_probability, resample_p)
+    assert not m2_4.check_acceptance_rule(lambda p, q, t: 1 / 0, speculative.residual_distribution)

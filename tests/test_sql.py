@@ -6,13 +6,15 @@ import threading
 import pytest
 from transformers import AutoTokenizer
 
-from llm_workshop import models, sql
+from llm_workshop import models
+from llm_workshop.concepts.sql import formats, sandbox, scoring, shop, templates
+from llm_workshop.exercises import m3_3
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     path = tmp_path_factory.mktemp("sql") / "shop.db"
-    sql.make_database(path)
+    shop.make_database(path)
     return path
 
 
@@ -24,45 +26,45 @@ def digest(path) -> str:
 
 
 def test_make_database_returns_the_schema_and_is_deterministic(tmp_path):
-    schema = sql.make_database(tmp_path / "a.db", seed=3)
-    sql.make_database(tmp_path / "b.db", seed=3)
+    schema = shop.make_database(tmp_path / "a.db", seed=3)
+    shop.make_database(tmp_path / "b.db", seed=3)
     assert schema.count("CREATE TABLE") == 3 and "customers" in schema and "orders" in schema
     assert digest(tmp_path / "a.db") == digest(tmp_path / "b.db")
-    sql.make_database(tmp_path / "a.db", seed=4)  # replaces the file, different rows
-    assert sql.execute_readonly(tmp_path / "a.db", "SELECT * FROM customers") != sql.execute_readonly(
+    shop.make_database(tmp_path / "a.db", seed=4)  # replaces the file, different rows
+    assert sandbox.execute_readonly(tmp_path / "a.db", "SELECT * FROM customers") != sandbox.execute_readonly(
         tmp_path / "b.db", "SELECT * FROM customers"
     )
-    assert sql.execute_readonly(tmp_path / "b.db", "SELECT COUNT(*) FROM orders") == [(sql.N_ORDERS,)]
+    assert sandbox.execute_readonly(tmp_path / "b.db", "SELECT COUNT(*) FROM orders") == [(shop.N_ORDERS,)]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_every_generated_question_has_a_non_empty_answer(tmp_path, seed):
     path = tmp_path / "shop.db"
-    sql.make_database(path, seed=seed)
-    for split in sql.SPLITS:
-        for example in sql.make_examples(60, seed=seed, split=split):
-            rows = sql.execute_readonly(path, example["sql"])
+    shop.make_database(path, seed=seed)
+    for split in templates.SPLITS:
+        for example in templates.make_examples(60, seed=seed, split=split):
+            rows = sandbox.execute_readonly(path, example["sql"])
             assert rows and rows[0][0] is not None, example
 
 
 def test_test_split_holds_out_phrasings_and_values():
-    train = sql.make_examples(400, split="train")
-    test = sql.make_examples(100, split="test")
+    train = templates.make_examples(400, split="train")
+    test = templates.make_examples(100, split="test")
     assert {e["question"] for e in train}.isdisjoint(e["question"] for e in test)
     shared = {e["sql"] for e in train} & {e["sql"] for e in test}
     assert shared == {"select city, count(*) from customers group by city"}  # the one template without values
-    for city in sql.CITIES["test"]:
+    for city in shop.CITIES["test"]:
         assert not any(city in e["question"] for e in train)
     assert len({e["sql"].split(" where")[0] for e in test}) >= 8  # every SQL shape is tested
-    assert sql.make_examples(20, seed=1) == sql.make_examples(20, seed=1)
-    assert sql.make_examples(20, seed=1) != sql.make_examples(20, seed=2)
+    assert templates.make_examples(20, seed=1) == templates.make_examples(20, seed=1)
+    assert templates.make_examples(20, seed=1) != templates.make_examples(20, seed=2)
 
 
 def test_make_examples_rejects_bad_arguments():
     with pytest.raises(ValueError, match="split"):
-        sql.make_examples(5, split="validation")
+        templates.make_examples(5, split="validation")
     with pytest.raises(ValueError, match="positive"):
-        sql.make_examples(0)
+        templates.make_examples(0)
 
 
 # --- prompt formats ------------------------------------------------------------------------
@@ -71,45 +73,48 @@ EXAMPLE = {"schema": "t(a, b)", "question": "How many rows?", "sql": "select cou
 
 
 def test_prompt_formats_character_for_character():
-    s = sql.SYSTEM_PROMPT
+    s = formats.SYSTEM_PROMPT
     user = "t(a, b)\nQuestion: How many rows?"
-    assert sql.format_prompt(EXAMPLE, "llama2") == f"<s>[INST] <<SYS>>\n{s}\n<</SYS>>\n\n{user} [/INST]"
-    assert sql.format_prompt(EXAMPLE, "llama2", include_answer=True).endswith("[/INST] select count(*) from t </s>")
-    assert sql.format_prompt(EXAMPLE, "llama3") == (
+    assert formats.format_prompt(EXAMPLE, "llama2") == f"<s>[INST] <<SYS>>\n{s}\n<</SYS>>\n\n{user} [/INST]"
+    assert formats.format_prompt(EXAMPLE, "llama2", include_answer=True).endswith("[/INST] select count(*) from t </s>")
+    assert formats.format_prompt(EXAMPLE, "llama3") == (
         f"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n{s}<|eot_id|>"
         f"<|start_header_id|>user<|end_header_id|>\n\n{user}<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\n"
     )
-    assert sql.format_prompt(EXAMPLE, "llama3", include_answer=True).endswith("\n\nselect count(*) from t<|eot_id|>")
-    assert sql.format_prompt(EXAMPLE, "chatml") == (
+    assert formats.format_prompt(EXAMPLE, "llama3", include_answer=True).endswith(
+        "\n\nselect count(*) from t<|eot_id|>"
+    )
+    assert formats.format_prompt(EXAMPLE, "chatml") == (
         f"<|im_start|>system\n{s}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
     )
-    assert sql.format_prompt(EXAMPLE, "alpaca", system="Write SQL.") == (
+    assert formats.format_prompt(EXAMPLE, "alpaca", system="Write SQL.") == (
         "Below is an instruction that describes a task, paired with an input that provides further context. "
         "Write a response that appropriately completes the request.\n\n"
         f"### Instruction:\nWrite SQL.\n\n### Input:\n{user}\n\n### Response:\n"
     )
     with pytest.raises(ValueError, match="llama2"):
-        sql.format_prompt(EXAMPLE, "mistral")
+        formats.format_prompt(EXAMPLE, "mistral")
 
 
+@pytest.mark.slow
 def test_chatml_format_matches_the_chat_models_own_template():
     tokenizer = AutoTokenizer.from_pretrained(models.model_path("chat", "smoke"))
-    messages = sql.to_messages(EXAMPLE)
+    messages = formats.to_messages(EXAMPLE)
     rendered = tokenizer.apply_chat_template(messages[:2], tokenize=False, add_generation_prompt=True)
-    assert rendered == sql.format_prompt(EXAMPLE, "chatml")
+    assert rendered == formats.format_prompt(EXAMPLE, "chatml")
     full = tokenizer.apply_chat_template(messages, tokenize=False)
-    assert full == sql.format_prompt(EXAMPLE, "chatml", include_answer=True)
+    assert full == formats.format_prompt(EXAMPLE, "chatml", include_answer=True)
 
 
 # --- the sandbox ---------------------------------------------------------------------------
 
 
 def test_select_and_with_queries_run(db):
-    assert sql.execute_readonly(db, "SELECT COUNT(*) FROM customers") == [(sql.N_CUSTOMERS,)]
-    rows = sql.execute_readonly(db, "WITH c AS (SELECT city FROM customers) SELECT COUNT(DISTINCT city) FROM c;")
-    assert rows == [(len(sql.CITIES["train"]) + len(sql.CITIES["test"]),)]
-    assert sql.execute_readonly(db, "-- a comment\nselect 1") == [(1,)]
+    assert sandbox.execute_readonly(db, "SELECT COUNT(*) FROM customers") == [(shop.N_CUSTOMERS,)]
+    rows = sandbox.execute_readonly(db, "WITH c AS (SELECT city FROM customers) SELECT COUNT(DISTINCT city) FROM c;")
+    assert rows == [(len(shop.CITIES["train"]) + len(shop.CITIES["test"]),)]
+    assert sandbox.execute_readonly(db, "-- a comment\nselect 1") == [(1,)]
 
 
 @pytest.mark.parametrize(
@@ -135,11 +140,11 @@ def test_select_and_with_queries_run(db):
 )
 def test_refusals_leave_the_file_unchanged(db, query, reason):
     before = digest(db)
-    with pytest.raises(sql.SQLSafetyError, match=reason) as info:
-        sql.execute_readonly(db, query)
+    with pytest.raises(sandbox.SQLSafetyError, match=reason) as info:
+        sandbox.execute_readonly(db, query)
     assert isinstance(info.value, ValueError)
     assert digest(db) == before
-    assert sql.execute_readonly(db, "SELECT COUNT(*) FROM customers") == [(sql.N_CUSTOMERS,)]
+    assert sandbox.execute_readonly(db, "SELECT COUNT(*) FROM customers") == [(shop.N_CUSTOMERS,)]
 
 
 def test_runaway_recursive_cte_is_stopped(db):
@@ -149,8 +154,8 @@ def test_runaway_recursive_cte_is_stopped(db):
 
     def run():
         try:
-            sql.execute_readonly(db, query, timeout_s=0.5)
-        except sql.SQLTimeoutError as error:
+            sandbox.execute_readonly(db, query, timeout_s=0.5)
+        except sandbox.SQLTimeoutError as error:
             errors.append(error)
 
     worker = threading.Thread(target=run, daemon=True)
@@ -162,10 +167,10 @@ def test_runaway_recursive_cte_is_stopped(db):
 
 
 def test_too_many_rows_and_missing_database(db, tmp_path):
-    with pytest.raises(sql.SQLSafetyError, match="more than 10 rows"):
-        sql.execute_readonly(db, "SELECT * FROM orders", max_rows=10)
+    with pytest.raises(sandbox.SQLSafetyError, match="more than 10 rows"):
+        sandbox.execute_readonly(db, "SELECT * FROM orders", max_rows=10)
     with pytest.raises(FileNotFoundError, match="make_database"):
-        sql.execute_readonly(tmp_path / "missing.db", "SELECT 1")
+        sandbox.execute_readonly(tmp_path / "missing.db", "SELECT 1")
     assert not (tmp_path / "missing.db").exists()
 
 
@@ -173,10 +178,10 @@ def test_too_many_rows_and_missing_database(db, tmp_path):
 
 
 def test_runs_tells_valid_safe_sql_from_the_rest(db):
-    assert sql.runs(db, "select name from customers where age > 200")  # valid, even with no rows
-    assert not sql.runs(db, "select name from customerz")  # no such table
-    assert not sql.runs(db, "select name from customers where")  # syntax error
-    assert not sql.runs(db, "DELETE FROM customers")  # refused
+    assert scoring.runs(db, "select name from customers where age > 200")  # valid, even with no rows
+    assert not scoring.runs(db, "select name from customerz")  # no such table
+    assert not scoring.runs(db, "select name from customers where")  # syntax error
+    assert not scoring.runs(db, "DELETE FROM customers")  # refused
 
 
 def test_execution_accuracy(db):
@@ -187,26 +192,26 @@ def test_execution_accuracy(db):
         "SELECT AVG(price) FROM products",
     ]
     reordered = "SELECT name FROM customers WHERE city = 'Paris' ORDER BY name DESC"  # same rows, other order
-    assert sql.execution_accuracy(gold, gold, db) == 1.0
-    assert sql.execution_accuracy([reordered], gold[:1], db) == 1.0
+    assert scoring.execution_accuracy(gold, gold, db) == 1.0
+    assert scoring.execution_accuracy([reordered], gold[:1], db) == 1.0
     ascending = "SELECT name FROM products ORDER BY price ASC LIMIT 3"
     top3_reversed = "SELECT name FROM (SELECT name, price FROM products ORDER BY price DESC LIMIT 3) ORDER BY price"
-    assert sql.execution_accuracy([ascending, top3_reversed], [gold[1], gold[1]], db) == 0.0  # gold orders
-    assert sql.execution_accuracy(["SELECT SUM(price) / COUNT(*) FROM products"], gold[3:], db) == 1.0
+    assert scoring.execution_accuracy([ascending, top3_reversed], [gold[1], gold[1]], db) == 0.0  # gold orders
+    assert scoring.execution_accuracy(["SELECT SUM(price) / COUNT(*) FROM products"], gold[3:], db) == 1.0
     broken = ["SELECT nme FROM customers", "DROP TABLE products", "not sql at all", "SELECT COUNT(*) FROM customers"]
-    assert sql.execution_accuracy(broken, gold, db) == 0.0
-    assert sql.execution_accuracy([gold[0], "oops", gold[2], "oops"], gold, db) == 0.5
+    assert scoring.execution_accuracy(broken, gold, db) == 0.0
+    assert scoring.execution_accuracy([gold[0], "oops", gold[2], "oops"], gold, db) == 0.5
     with pytest.raises(ValueError, match="predictions"):
-        sql.execution_accuracy(gold[:2], gold, db)
+        scoring.execution_accuracy(gold[:2], gold, db)
 
 
 def test_check_sql_exercise(db, capsys):
-    assert not sql.check_sql_exercise("SELECT COUNT(*) FROM orders", db)
-    assert not sql.check_sql_exercise("DELETE FROM orders", db)
+    assert not m3_3.check_sql_exercise("SELECT COUNT(*) FROM orders", db)
+    assert not m3_3.check_sql_exercise("DELETE FROM orders", db)
     assert "refused" in capsys.readouterr().out
     answer = (
         "SELECT SUM(p.price * o.quantity) FROM orders o JOIN customers c ON o.customer_id = c.id "
         "JOIN products p ON o.product_id = p.id WHERE c.city = 'Paris'"
     )
-    assert sql.check_sql_exercise(answer, db)
+    assert m3_3.check_sql_exercise(answer, db)
     assert "Correct" in capsys.readouterr().out

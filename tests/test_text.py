@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from llm_workshop import data, text
+from llm_workshop.concepts import text
+from llm_workshop.course import data
+from llm_workshop.exercises import m1_1, m1_2
 
 DOCS = [
     "Holmes examined the door, and the lock.",
@@ -151,7 +153,7 @@ def _tf_idf_one_per_word_df(doc, corpus, vocab):  # counts <unk> once per distin
     ],
 )
 def test_check_tf_idf_one(fn, ok, hint, capsys):
-    assert text.check_tf_idf_one(fn) is ok
+    assert m1_1.check_tf_idf_one(fn) is ok
     assert hint in capsys.readouterr().out
 
 
@@ -171,7 +173,7 @@ def _skipgram(tokens, window):
     ],
 )
 def test_check_skipgram_pairs(fn, ok, hint, capsys):
-    assert text.check_skipgram_pairs(fn) is ok
+    assert m1_2.check_skipgram_pairs(fn) is ok
     assert hint in capsys.readouterr().out
 
 
@@ -192,7 +194,7 @@ def _cosine(a, b):
     ],
 )
 def test_check_cosine(fn, ok, hint, capsys):
-    assert text.check_cosine(fn) is ok
+    assert m1_1.check_cosine(fn) is ok
     assert hint in capsys.readouterr().out
 
 
@@ -237,10 +239,10 @@ def _analogy_raw(wv, a, b, c):
     ],
 )
 def test_check_analogy(word_vectors, fn, ok, hint, capsys):
-    assert text.check_analogy(fn, word_vectors) is ok
+    assert m1_2.check_analogy(fn, word_vectors) is ok
     assert hint in capsys.readouterr().out
 
 
 def test_check_analogy_needs_words_in_the_vocabulary(word_vectors, capsys):
-    assert text.check_analogy(_analogy, word_vectors, analogies=[("king", "queen", "man")]) is False
+    assert m1_2.check_analogy(_analogy, word_vectors, analogies=[("king", "queen", "man")]) is False
     assert "vocabulary" in capsys.readouterr().out

@@ -1,5 +1,5 @@
 """The shared training loop: seeded batches, one step that clips and schedules, a loop whose loss falls, and
-`models.pretrain_causal_lm` through it giving what the loop written out by hand gives."""
+`training.pretrain_causal_lm` through it giving what the loop written out by hand gives."""
 
 import math
 
@@ -7,13 +7,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config
 
-from llm_workshop import models, training
-
-
-def tiny_gpt2() -> torch.nn.Module:
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=64, n_positions=32, n_embd=32, n_layer=1, n_head=2)
-    return AutoModelForCausalLM.from_config(config)
+from llm_workshop.concepts import training
+from llm_workshop.exercises import m2_1, m3_3
+from llm_workshop.standins.tokenizer import smoke_tokenizer
 
 
 def test_random_rows_are_seeded_and_in_range():
@@ -48,8 +44,8 @@ def test_step_clips_the_gradient_norm_then_steps_and_zeroes():
     assert weight.grad is None
 
 
-def test_train_lowers_the_loss_and_leaves_eval_mode():
-    model = tiny_gpt2()
+def test_train_lowers_the_loss_and_leaves_eval_mode(tiny_gpt2):
+    model = tiny_gpt2(vocab_size=64, n_layer=1)
     ids = torch.randint(0, 64, (400,), generator=torch.Generator().manual_seed(0)) % 8  # 8 tokens: learnable
     batches = training.random_windows(ids, steps=40, batch_size=8, seq_len=16)
     losses = training.train(model, batches, torch.optim.AdamW(model.parameters(), lr=1e-2))
@@ -69,17 +65,18 @@ def test_train_with_a_loss_function():
     assert losses[-1] < 1e-3 < losses[0]
 
 
+@pytest.mark.slow
 def test_pretrain_causal_lm_is_the_loop_written_out():
     """The shared loop gives, to the bit, what pretrain_causal_lm's loop gave when it was written out by hand."""
     text = "It is a capital mistake to theorize before one has data. " * 40
-    tokenizer = models.smoke_tokenizer("causal")
+    tokenizer = smoke_tokenizer("causal")
     steps, seq_len, batch_size, lr = 6, 16, 4, 3e-3
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_embd=32, n_layer=1, n_head=2)
     ours = AutoModelForCausalLM.from_config(config)
     by_hand = AutoModelForCausalLM.from_config(config)
     by_hand.load_state_dict(ours.state_dict())
     torch.manual_seed(0)
-    losses = models.pretrain_causal_lm(ours, tokenizer, text, steps, seq_len, batch_size, lr)
+    losses = training.pretrain_causal_lm(ours, tokenizer, text, steps, seq_len, batch_size, lr)
 
     torch.manual_seed(0)
     ids = torch.tensor(tokenizer(text)["input_ids"])
@@ -142,7 +139,7 @@ def test_early_stopping_refuses_bad_input():
 
 
 def test_check_early_stopping():
-    assert training.check_early_stopping(training.early_stopping) is True
+    assert m2_1.check_early_stopping(training.early_stopping) is True
 
     def argmin_only(losses, patience):  # ignores patience: stops right after the minimum
         best = min(range(len(losses)), key=losses.__getitem__)
@@ -159,16 +156,16 @@ def test_check_early_stopping():
                     return best, i
         return best, None
 
-    assert training.check_early_stopping(argmin_only) is False
-    assert training.check_early_stopping(resets_on_equal) is False
-    assert training.check_early_stopping(lambda losses, patience: None) is False
-    assert training.check_early_stopping(lambda losses, patience: 1 / 0) is False
+    assert m2_1.check_early_stopping(argmin_only) is False
+    assert m2_1.check_early_stopping(resets_on_equal) is False
+    assert m2_1.check_early_stopping(lambda losses, patience: None) is False
+    assert m2_1.check_early_stopping(lambda losses, patience: 1 / 0) is False
 
 
 def test_completion_labels_and_its_check(capsys):
     assert training.completion_labels([1, 2], [3]) == ([1, 2, 3], [-100, -100, 3])
-    assert training.check_completion_labels(training.completion_labels)
-    assert not training.check_completion_labels(lambda p, c: (p + c, p + c))  # trains on the prompt too
-    assert not training.check_completion_labels(lambda p, c: (c, c))
-    assert not training.check_completion_labels(lambda p, c: 42)
+    assert m3_3.check_completion_labels(training.completion_labels)
+    assert not m3_3.check_completion_labels(lambda p, c: (p + c, p + c))  # trains on the prompt too
+    assert not m3_3.check_completion_labels(lambda p, c: (c, c))
+    assert not m3_3.check_completion_labels(lambda p, c: 42)
     assert "-100" in capsys.readouterr().out

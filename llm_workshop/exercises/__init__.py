@@ -1,0 +1,1 @@
+"""Exercise graders, one module per notebook (m1_4 is notebook 1.4)."""
