@@ -25,6 +25,7 @@ from llm_workshop.course.cache import build_key, cache_dir
 from llm_workshop.course.data import HUB_ASSETS
 from llm_workshop.course.runtime import rehearsal_mode, valid_tier
 from llm_workshop.standins import chat, distilbert, distilgpt2, gpt2, qa_reader, sentiment
+from llm_workshop.standins.base import one_thread
 from llm_workshop.standins.hub_datasets import dataset_standin
 
 
@@ -82,7 +83,7 @@ def smoke_key(name: str) -> str:
 
 
 def smoke_path(name: str) -> Path:
-    """Build the smoke model `name` into the cache once, atomically, and return its directory."""
+    """Build the smoke model `name` into the cache once, atomically, on one CPU thread, and return its directory."""
     entry = spec(name)
     target = cache_dir() / f"smoke-{name}-{smoke_key(name)}"
     if (target / "config.json").is_file():
@@ -91,7 +92,8 @@ def smoke_path(name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=target.parent))
     try:
-        entry.build(scratch, *inputs)
+        with one_thread():  # the same weights on any number of cores
+            entry.build(scratch, *inputs)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(scratch, target)
     finally:

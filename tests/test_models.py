@@ -17,20 +17,17 @@ def test_unknown_model_lists_known_names():
         models.spec("gpt-5")
 
 
-@pytest.mark.slow
 def test_unknown_tier_is_refused():
     with pytest.raises(ValueError, match="unknown tier"):
         models.model_path("gpt2", "medium")
 
 
-@pytest.mark.slow
 def test_full_tier_uses_real_open_hub_ids():
     assert models.model_path("gpt2", "full") == "gpt2"
     assert models.model_path("distilbert", "full") == "distilbert-base-uncased"
     assert models.model_path("chat", "full") == "Qwen/Qwen2.5-0.5B-Instruct"
 
 
-@pytest.mark.slow
 def test_build_once_then_reuse_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_WORKSHOP_CACHE", str(tmp_path))
     calls = []
@@ -42,12 +39,11 @@ def test_build_once_then_reuse_the_cache(tmp_path, monkeypatch):
     monkeypatch.setitem(models.REGISTRY, "fake", models.ModelSpec("org/fake", fake_builder, "test double"))
     first = models.smoke_path("fake")
     second = models.smoke_path("fake")
-    assert first == second == tmp_path / f"smoke-fake-{models.CACHE_VERSION}"
+    assert first == second == tmp_path / f"smoke-fake-{models.smoke_key('fake')}"
     assert len(calls) == 1
     assert not list(tmp_path.glob(".build-*")), "the scratch directory is cleaned up"
 
 
-@pytest.mark.slow
 def test_failed_build_leaves_no_half_model(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_WORKSHOP_CACHE", str(tmp_path))
 

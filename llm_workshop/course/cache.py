@@ -52,22 +52,25 @@ def _imported(path: Path) -> set[str]:
 
 
 def source_files(modules: Iterable[ModuleType]) -> list[Path]:
-    """The source files of `modules` and of every llm_workshop module they import, transitively, sorted."""
+    """The source files of `modules` and of every llm_workshop module they import, transitively, sorted (a module
+    outside the package counts alone)."""
     todo = [module.__name__ for module in modules]
+    files = {Path(module.__file__) for module in modules if not module.__name__.startswith("llm_workshop")}
     seen: set[str] = set()
     while todo:
         name = todo.pop()
-        if name not in seen and (path := _module_file(name)):
+        if name.startswith("llm_workshop") and name not in seen and (path := _module_file(name)):
             seen.add(name)
+            files.add(path)
             todo.extend(_imported(path))
-    return sorted({_module_file(name) for name in seen})
+    return sorted(files)
 
 
 def build_key(modules: Iterable[ModuleType], *extra: str) -> str:
     """12 hex digits of a hash of the sources that build a stand-in, the corpus, the library versions and `extra`."""
     digest = hashlib.sha256()
     for path in [*source_files(modules), CORPUS_PATH]:
-        digest.update(path.relative_to(PACKAGE_ROOT.parent).as_posix().encode())
+        digest.update(path.name.encode())
         digest.update(path.read_bytes())
     for library in LIBRARIES:
         digest.update(f"{library}=={importlib.metadata.version(library)}".encode())

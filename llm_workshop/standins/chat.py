@@ -19,7 +19,6 @@ from llm_workshop.concepts.induction import FIRST_ORDINARY_ID
 from llm_workshop.concepts.sql.shop import SCHEMA_BRIEF
 from llm_workshop.concepts.training import fit
 from llm_workshop.course.data import news_text
-from llm_workshop.standins.base import one_thread
 from llm_workshop.standins.tokenizer import smoke_tokenizer
 
 
@@ -228,7 +227,6 @@ def build(out: Path) -> None:
         vocab_size=len(tokenizer),
         steps=CHAT_PRETRAINING_STEPS,
     )
-    with one_thread():
-        fit(model, batches, CHAT_PRETRAINING_STEPS, lr=3e-3, warmup=30)
+    fit(model, batches, CHAT_PRETRAINING_STEPS, lr=3e-3, warmup=30)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

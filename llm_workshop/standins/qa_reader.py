@@ -14,7 +14,6 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DistilBer
 from llm_workshop.concepts.qa import encode_training_examples, hidden_fact_examples
 from llm_workshop.concepts.training import fit, random_rows
 from llm_workshop.course.data import HUB_ASSETS, load_corpus
-from llm_workshop.standins.base import one_thread
 
 UNSEEN_WORDS = 20000  # the smoke QA reader trains on Sherlock Holmes text after these words, never before
 
@@ -110,7 +109,6 @@ def build(out: Path) -> None:
     batches = itertools.chain(
         batches_of(alone, random_rows(len(alone["input_ids"]), STEPS[0], 32)), batches_of(hidden, balanced_rows())
     )
-    with one_thread():
-        fit(model, batches, sum(STEPS), lr=2e-3, warmup=30)
+    fit(model, batches, sum(STEPS), lr=2e-3, warmup=30)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
