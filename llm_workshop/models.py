@@ -82,10 +82,13 @@ def smoke_key(name: str) -> str:
     return build_key([sys.modules[entry.build.__module__]], *(smoke_key(need) for need in entry.needs))
 
 
+def _cache_entry(name: str) -> Path:
+    return cache_dir() / f"smoke-{name}-{smoke_key(name)}"
+
+
 def smoke_path(name: str) -> Path:
     """Build the smoke model `name` into the cache once, atomically, on one CPU thread, and return its directory."""
-    entry = spec(name)
-    target = cache_dir() / f"smoke-{name}-{smoke_key(name)}"
+    entry, target = spec(name), _cache_entry(name)
     if (target / "config.json").is_file():
         return target
     inputs = [smoke_path(need) for need in entry.needs]
@@ -106,7 +109,9 @@ def build_all(names: Sequence[str] | None = None, jobs: int = 2) -> list[Path]:
     each on one thread (so the weights do not depend on `jobs`); a stand-in waits for those it starts from."""
     todo = list(names or REGISTRY)
     todo += [need for name in todo for need in spec(name).needs if need not in todo]
-    done: set[str] = set()
+    done = {name for name in todo if (_cache_entry(name) / "config.json").is_file()}
+    if len(done) == len(todo):
+        return [smoke_path(name) for name in names or REGISTRY]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         running: dict = {}
         while len(done) < len(todo):

@@ -136,6 +136,14 @@ def seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def quiet_libraries() -> None:
+    """Keep library chatter out of a notebook's outputs: transformers' per-file progress bars (loading and saving
+    weights) and its info and warning log lines. Trainer's training progress bar stays."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+
 def setup(seed: int = 0, requires_gpu: bool = False) -> Runtime:
     """Choose tier, device and dtype, seed everything, print one line saying what and why.
 
@@ -157,6 +165,7 @@ def setup(seed: int = 0, requires_gpu: bool = False) -> Runtime:
     device = torch.device("cuda" if has_cuda else "cpu")
     dtype = choose_dtype(device)
     seed_everything(seed)
+    quiet_libraries()
     name = torch.cuda.get_device_name(device) if has_cuda else "CPU"
     forced = f" (forced by {DTYPE_VAR})" if os.environ.get(DTYPE_VAR) else ""
     note = {
