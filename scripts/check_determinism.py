@@ -1,5 +1,5 @@
-"""Build every smoke stand-in twice from an empty cache, by a process that uses 1 CPU thread and by one that uses
-2, and compare the files: the weights must be the same to the byte (`make check-determinism`).
+"""Build every smoke stand-in twice from an empty cache, by processes started with 1 CPU thread and with 2
+(OMP_NUM_THREADS), and compare the files: the weights must be the same to the byte (`make check-determinism`).
 
 Builds run on one thread inside `models.smoke_path` whatever the caller has, so the core count cannot change them;
 this checks it for every stand-in at once (tests/test_models.py checks two on every `make test`).
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BUILD = "import sys, torch; torch.set_num_threads(int(sys.argv[1])); from llm_workshop import models; models.build_all(jobs=1)"
+BUILD = "from llm_workshop import models; models.build_all(jobs=1)"
 
 
 def digests(cache: Path) -> dict[str, str]:
@@ -34,8 +34,8 @@ def main() -> int:
         results = {}
         for threads in (1, 2):
             cache = Path(tmp) / f"threads-{threads}"
-            env = {**os.environ, "LLM_WORKSHOP_CACHE": str(cache)}
-            subprocess.run([sys.executable, "-c", BUILD, str(threads)], check=True, env=env)
+            env = {**os.environ, "LLM_WORKSHOP_CACHE": str(cache), "OMP_NUM_THREADS": str(threads)}
+            subprocess.run([sys.executable, "-c", BUILD], check=True, env=env)  # the build process inherits it
             results[threads] = digests(cache)
     differ = sorted(f for f in results[1] if results[1][f] != results[2].get(f))
     for name in sorted(results[1]):
