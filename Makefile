@@ -15,9 +15,13 @@ setup: $(VENV)/.installed
 # index, e.g. https://download.pytorch.org/whl/cpu). Everything else at the versions in constraints.txt, the set the
 # whole suite last passed with; `make setup CONSTRAINTS=` takes the newest that requirements*.txt allow instead.
 CONSTRAINTS ?= constraints.txt
+# 3.11.5: the oldest Python the tested set installs on (soupsieve 4.1.3 needs it; Debian 12's python3 is 3.11.2).
+export PYTHON_CHECK := import sys; sys.version_info >= (3, 11, 5) or sys.exit(f"The course needs Python 3.11.5 or \
+	newer, but {sys.executable} is {sys.version.split()[0]}; name another with make PYTHON=python3.12 (or 3.13).")
 TORCH_INDEX_URL ?=
 TORCH_FROM = $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml $(CONSTRAINTS)
+	test -x $(PY) || $(PYTHON) -c "$$PYTHON_CHECK"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==$(TORCH_VERSION) $(TORCH_FROM) || $(PY) -m pip install --quiet torch $(TORCH_FROM)
