@@ -82,24 +82,22 @@ test-latest:
 constraints:
 	$(PY) scripts/freeze_constraints.py
 
-# Colab's versions in their own venv: Colab's Python, pip, torch and every package Colab preinstalls that the course's
-# install touches (constraints-colab.txt, from scripts/colab_constraints.py), and Colab's ipykernel; llm_workshop is
-# not installed. colab-run then executes every notebook from its first cell as Colab does (scripts/colab_run.py: the
-# clone served from this working tree, the setup cell's `%pip install -e` really run), then checks that a runtime
-# without the repository gets a sentence. test-colab adds the unit tests on the versions the setup cell left.
+# Colab's versions in a venv built anew for each run, as a fresh Colab runtime is: Colab's Python, pip, torch and every
+# package Colab preinstalls that the course's install touches (constraints-colab.txt, from scripts/colab_constraints.py),
+# and Colab's ipykernel; llm_workshop is not installed. colab-run then executes every notebook from its first cell as
+# Colab does (scripts/colab_run.py: the clone served from this working tree, the setup cell's `%pip install -e` really
+# run), then checks that a runtime without the repository gets a sentence. test-colab adds the unit tests on the
+# versions the setup cell left.
 COLAB_PYTHON ?= python3.13
 COLAB_VENV ?= .venv-colab
 COLAB_PY := $(COLAB_VENV)/bin/python
-$(COLAB_VENV)/.colab: constraints-colab.txt requirements.txt pyproject.toml
+colab-run: setup
 	rm -rf $(COLAB_VENV)
 	$(COLAB_PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt pip
 	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt torch $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
 	$(COLAB_PY) scripts/colab_constraints.py --preinstall
 	$(COLAB_PY) -m pip install --quiet -c constraints-colab.txt ipykernel
-	touch $@
-
-colab-run: setup $(COLAB_VENV)/.colab
 	LLM_WORKSHOP_CACHE=$(CURDIR)/build/cache-colab $(PY) scripts/colab_run.py --python $(COLAB_PY)
 	$(PY) scripts/colab_run.py --python $(COLAB_PY) --unreachable module_01/01_text_representation.ipynb
 
