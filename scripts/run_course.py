@@ -37,8 +37,9 @@ LESSON_LINES: dict[str, dict[str, str]] = {
         "first_window_end": r"the first window ends at character (\d+)",
     },
     "module_02/03_prompting_and_evaluation.ipynb": {
-        "zero_shot_recall": r"zero-shot\s+accuracy ([\d.]+)",
-        "few_shot_recall": r"few-shot\s+accuracy ([\d.]+)",
+        # after the colour-recall prompt it prints (the sentiment section before it prints the same words)
+        "zero_shot_recall": r"The favourite colour of [\s\S]*?zero-shot\s+accuracy ([\d.]+)",
+        "few_shot_recall": r"The favourite colour of [\s\S]*?few-shot\s+accuracy ([\d.]+)",
     },
     "module_03/03_instruction_tuning_text_to_sql.ipynb": {
         "base_accuracy": r"execution accuracy: base ([\d.]+) -> tuned",

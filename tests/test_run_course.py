@@ -95,6 +95,12 @@ def test_lesson_lines_are_read_into_numbers_and_missing_ones_named():
     assert run_course.measure(qa, executed([stream(line)]))[0] == {
         "answer": "Violet Hunter", "answer_start": 5493, "first_window_end": 560,
     }  # fmt: skip
+    prompting = executed(
+        [stream("zero-shot  accuracy 0.50   predicted: {'positive': 20}\nfew-shot   accuracy 0.50\n")],  # sentiment
+        [stream("The favourite colour of Ada is\n"), stream("zero-shot  accuracy 0.25\nfew-shot   accuracy 0.71\n")],
+    )
+    recall = run_course.measure("module_02/03_prompting_and_evaluation.ipynb", prompting)[0]
+    assert recall == {"zero_shot_recall": 0.25, "few_shot_recall": 0.71}, recall
     assert run_course.lesson_id(sql) == "3.3" and run_course.measure("module_01/01_x.ipynb", notebook) == ({}, [])
 
 
