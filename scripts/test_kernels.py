@@ -48,7 +48,6 @@ def main() -> int:
     measured_file = BUILD / "measured.json"
     if not measured_file.is_file():
         sys.exit("No build/measured.json to compare with: run `make run` first (the machine's own kernels).")
-    own_values = json.loads(measured_file.read_text())
     own = capability(dict(os.environ))
     switch = other_kernels(own)
     cache = BUILD / "cache-kernels"
@@ -60,16 +59,19 @@ def main() -> int:
     print(
         f"PyTorch kernels: the machine's own {own}; this run {other} ({' '.join(f'{k}={v}' for k, v in switch.items())})"
     )
-    rows, failed = [], []
+    runs = {}
     for path in LESSON_LINES:
-        lesson = lesson_id(path)
         print(f"  {path} ...", end=" ", flush=True)
-        run = execute(ROOT / path, BUILD / "kernels" / Path(path).parent, env=env)
+        run = runs[path] = execute(ROOT / path, BUILD / "kernels" / Path(path).parent, env=env)
         print(f"{'ok' if run.ok else 'FAILED (' + run.error + ')'} in {run.seconds:.1f} s", flush=True)
-        failed += [] if run.ok else [path]
-        for name in LESSON_LINES[path]:
-            mine = own_values.get(lesson, {}).get(name, "not measured")
-            rows.append(f"| {lesson} | {name} | {mine} | {run.measured.get(name, 'not printed')} |")
+    own_values = json.loads(measured_file.read_text())  # read last: a `make run` may have rewritten it meanwhile
+    rows = [
+        f"| {lesson_id(path)} | {name} | {own_values.get(lesson_id(path), {}).get(name, 'not measured')} "
+        f"| {run.measured.get(name, 'not printed')} |"
+        for path, run in runs.items()
+        for name in LESSON_LINES[path]
+    ]
+    failed = [path for path, run in runs.items() if not run.ok]
     table = [
         f"# Lessons under other kernels: {own} (the machine's own) and {other}",
         "",
