@@ -52,7 +52,7 @@ bench: setup
 # The lesson notebooks with another CPU's kernels (AVX2 on an AVX-512 machine, scalar ones on an AVX2 machine) and a
 # fresh smoke cache, their lesson lines printed beside those of the machine's own kernels (build/measured.json).
 test-kernels: setup
-	$(PY) scripts/test_kernels.py
+	$(PY) scripts/other_kernels.py
 
 # requirements.txt with constraints.txt resolves for macOS arm64 and Linux x86-64 on Python 3.11-3.13, with
 # bitsandbytes in each resolution (uv pip compile; needs PyPI).

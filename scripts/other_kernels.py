@@ -1,6 +1,6 @@
 """Run the lesson notebooks with another CPU's kernels and a fresh smoke cache, as a stand-in for a learner's laptop.
 
-    python scripts/test_kernels.py        # make test-kernels; after `make run` (its build/measured.json)
+    python scripts/other_kernels.py        # make test-kernels; after `make run` (its build/measured.json)
 
 On a machine whose PyTorch kernels are AVX-512, PyTorch, MKL and oneDNN are switched to AVX2 ones; on an AVX2 machine
 PyTorch is switched to its scalar ("default") kernels. Float rounding changes, so the smoke models build to other
