@@ -29,6 +29,8 @@ EXCEPTION_LINE = re.compile(
     r"^[\w.]*(Error|Exception|Interrupt|Exit)\b"
 )  # "ValueError: ...", "...CellTimeoutError: ..."
 NOISE = re.compile(r"warning|traceback|deprecated", re.IGNORECASE)  # what a learner reads as an error
+# On stderr (red in Jupyter and Colab) these read as errors too; on stdout a lesson may print them on purpose.
+STDERR_NOISE = re.compile(r"\berror\b|failed|unexpected", re.IGNORECASE)
 # The lines where a lesson notebook prints what it teaches, one regex (one group) per measured value.
 LESSON_LINES: dict[str, dict[str, str]] = {
     "module_01/03_transformers.ipynb": {
@@ -92,11 +94,14 @@ def output_texts(cell: nbformat.NotebookNode) -> list[str]:
 
 
 def noise(notebook: nbformat.NotebookNode) -> list[str]:
-    """'cell N: line' for every output line that reads as an error (a warning, a traceback, "deprecated")."""
+    """'cell N: line' for every output line that reads as an error: a warning, a traceback, "deprecated", or on stderr
+    an error, a failure or something unexpected (transformers' load reports)."""
     found = []
     for index, cell in enumerate(notebook.cells):
-        for text in output_texts(cell):
-            found += [f"cell {index}: {line.strip()[:200]}" for line in text.splitlines() if NOISE.search(line)]
+        stderr = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stderr")
+        lines = [line for text in output_texts(cell) for line in text.splitlines() if NOISE.search(line)]
+        lines += [line for line in ANSI_ESCAPE.sub("", stderr).splitlines() if STDERR_NOISE.search(line)]
+        found += [f"cell {index}: {line.strip()[:200]}" for line in dict.fromkeys(lines)]
     return found
 
 
