@@ -35,7 +35,13 @@ from run_course import INLINE_BACKEND, course_notebooks, noise, output_texts
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
 KERNEL_NAME = "colab-style"
-COLAB_STUB = 'import sys, types\n\nsys.modules["google.colab"] = types.ModuleType("google.colab")  # as on Colab\n'
+# Colab's module, with a spec so that importlib.util.find_spec("google.colab") answers (accelerate asks) as on Colab.
+COLAB_STUB = """import importlib.machinery, sys, types
+
+colab = types.ModuleType("google.colab")
+colab.__spec__ = importlib.machinery.ModuleSpec("google.colab", None)
+sys.modules["google.colab"] = colab
+"""
 UNREACHABLE_SENTENCE = "Could not download the course"  # the start of the first cell's SystemExit message
 
 

@@ -105,7 +105,8 @@ def test_kernel_starts_in_an_empty_folder_as_colab_and_clones_the_working_tree(t
     (tmp_path / "content").mkdir()
     source = notebook(
         tmp_path / "probe.ipynb",
-        "import os, sys\nprint(sorted(os.listdir('.')), 'google.colab' in sys.modules, os.environ.get('PYTHONPATH'))",
+        "import importlib.util, os, sys\n"
+        "print(sorted(os.listdir('.')), importlib.util.find_spec('google.colab') is not None, os.environ.get('PYTHONPATH'))",
         f"!git clone --quiet --depth 1 {colab_run.clone_url()} llm_workshop_course",
         "print(os.path.isfile('llm_workshop_course/llm_workshop/__init__.py'), os.path.isdir('llm_workshop_course/build'))",
     )
