@@ -71,7 +71,8 @@ def main() -> int:
         for path, run in runs.items()
         for name in LESSON_LINES[path]
     ]
-    failed = [path for path, run in runs.items() if not run.ok]
+    failed = [path for path, run in runs.items() if not (run.ok or run.noise)]  # a cell raised: a lesson did not hold
+    noisy = [path for path, run in runs.items() if run.noise]
     table = [
         f"# Lessons under other kernels: {own} (the machine's own) and {other}",
         "",
@@ -79,7 +80,8 @@ def main() -> int:
         "| --- | --- | --- | --- |",
         *rows,
         "",
-        f"Lesson notebooks whose asserts failed under {other}: {', '.join(failed) or 'none'}.",
+        f"Lesson notebooks with a cell that failed under {other} (a lesson assert or an error): {', '.join(failed) or 'none'}.",
+        f"Lesson notebooks whose output reads as an error (scripts/run_course.py): {', '.join(noisy) or 'none'}.",
     ]
     (BUILD / "kernels.md").write_text("\n".join(table) + "\n")
     print("\n" + "\n".join(table))
