@@ -2,9 +2,10 @@
 
 Each notebook runs in its own process so its peak memory (max RSS of the kernel) can be measured. Kernels draw with
 matplotlib's inline backend, so every figure is saved in the executed notebook and no window ever opens. A notebook
-fails when it raises, when its outputs carry text a learner reads as an error (a warning, a traceback, "deprecated"),
-or when a lesson line that LESSON_LINES reads is missing. The numbers those lines print go to build/measured.json,
-which the README's stated relations are checked against (tests/test_readme_measured.py).
+fails when it raises, when its outputs carry text a learner reads as an error (a warning, a traceback, "deprecated";
+on stderr also an error, a failure or "unexpected"), or when a lesson line that LESSON_LINES reads is missing. The
+numbers those lines print go to build/measured.json; the run then checks the relations the README states about them
+(`<!-- measured: ... -->` comments), as tests/test_readme_measured.py does for the last run.
 """
 
 from __future__ import annotations
