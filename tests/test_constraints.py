@@ -83,3 +83,18 @@ def test_preinstalled_refuses_another_python(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["colab_constraints.py", "--preinstall"])
     with pytest.raises(SystemExit, match="Colab runs Python 2.7"):
         colab_constraints.main()
+
+
+def test_bitsandbytes_installs_where_it_publishes_wheels():
+    """Linux, Windows and macOS on Apple silicon (its CPU library); Intel Macs have no wheel."""
+    bnb = next(req for req in requirements("requirements.txt") if req.name == "bitsandbytes")
+    platforms = {
+        ("linux", "x86_64"): True,
+        ("linux", "aarch64"): True,
+        ("win32", "AMD64"): True,
+        ("darwin", "arm64"): True,
+        ("darwin", "x86_64"): False,
+    }
+    for (system, machine), expected in platforms.items():
+        found = bnb.marker.evaluate({"sys_platform": system, "platform_machine": machine})
+        assert found == expected, f"bitsandbytes on {system} {machine}: marker says {found}, expected {expected}"
