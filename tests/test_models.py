@@ -87,12 +87,11 @@ def test_chat_template_is_chatml():
     assert prompt == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
 
 
-@pytest.mark.slow
 def test_full_tier_offline_without_cache_is_one_sentence(monkeypatch):
     # A Hub id no cache can hold: the answer does not depend on what this machine downloaded before.
     # (HF_HOME cannot be changed here: huggingface_hub reads it once, at import.)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    uncached = models.ModelSpec("llm-workshop-tests/never-downloaded", models.build_smoke_gpt2, "test double")
+    uncached = models.ModelSpec("llm-workshop-tests/never-downloaded", gpt2_standin.build, "test double")
     monkeypatch.setitem(models.REGISTRY, "gpt2", uncached)
     with pytest.raises(OSError, match="Connect to the internet once.*LLM_WORKSHOP_TIER=smoke"):
         models.load("gpt2", "full")
