@@ -1,3 +1,5 @@
+import hashlib
+import importlib
 import json
 
 import pytest
@@ -5,7 +7,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
 from llm_workshop import models
-from llm_workshop.course import data
+from llm_workshop.course import cache, data
+from llm_workshop.standins import gpt2 as gpt2_standin
 from llm_workshop.standins.qa_reader import set_neighbour_heads
 from llm_workshop.standins.tokenizer import SMOKE_VOCAB_SIZE
 
@@ -55,6 +58,58 @@ def test_failed_build_leaves_no_half_model(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="boom"):
         models.smoke_path("broken")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_build_runs_on_one_thread_and_gives_the_threads_back(tmp_path, monkeypatch):
+    """Sums split across threads round differently, so a build on one thread gives the same weights on any machine."""
+    monkeypatch.setenv("LLM_WORKSHOP_CACHE", str(tmp_path))
+    seen = []
+
+    def probe(out):
+        seen.append(torch.get_num_threads())
+        (out / "config.json").write_text("{}")
+
+    monkeypatch.setitem(models.REGISTRY, "probe", models.ModelSpec("org/probe", probe, "test double"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        models.smoke_path("probe")
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_the_cache_key_follows_the_source_that_builds(tmp_path, monkeypatch):
+    """An edit to a builder, or to any llm_workshop module it imports, names a new cache entry; nothing else does."""
+    files = cache.source_files([gpt2_standin])
+    assert cache.PACKAGE_ROOT / "concepts" / "training.py" in files  # imported by the builder
+    assert cache.PACKAGE_ROOT / "course" / "data.py" in files  # imported through the tokenizer: transitive
+    assert cache.PACKAGE_ROOT / "standins" / "chat.py" not in files
+    module = tmp_path / "builder_probe.py"
+    module.write_text("STEPS = 1\n")
+    monkeypatch.syspath_prepend(tmp_path)
+    probe = importlib.import_module("builder_probe")
+    key = cache.build_key([probe])
+    assert cache.build_key([probe]) == key
+    module.write_text("STEPS = 2\n")
+    assert cache.build_key([probe]) != key
+    assert cache.build_key([probe], "another input") != cache.build_key([probe])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gpt2", "sentiment"])
+def test_stand_in_weights_do_not_depend_on_the_core_count(name, tmp_path, monkeypatch):
+    """Built by a process using 1 thread and by one using 2, the weights are the same to the byte (these two stand-ins
+    used every core before the builds ran on one thread; sentiment's weights then changed with the core count)."""
+    digests, threads = [], torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            monkeypatch.setenv("LLM_WORKSHOP_CACHE", str(tmp_path / f"threads-{n}"))
+            digests.append(hashlib.sha256((models.smoke_path(name) / "model.safetensors").read_bytes()).hexdigest())
+    finally:
+        torch.set_num_threads(threads)
+    assert digests[0] == digests[1], f"{name}: other weights on 1 and 2 threads"
 
 
 @pytest.mark.slow
