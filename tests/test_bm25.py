@@ -57,3 +57,14 @@ def test_bad_input_raises_a_sentence():
         bm25.BM25([["a"]], b=2)
     with pytest.raises(ValueError, match="k must be at least 1"):
         bm25.BM25([["a"]]).top_k(["a"], 0)
+
+
+def test_the_term_score_exercise_accepts_the_formula_and_names_common_mistakes(capsys):
+    from llm_workshop.exercises import m2_6
+
+    assert m2_6.check_bm25_term(bm25.term_score)
+    okapi = lambda tf, df, dl, n, avg, k1, b: (k1 + 1) * bm25.term_score(tf, df, dl, n, avg, k1, b)  # noqa: E731
+    assert not m2_6.check_bm25_term(okapi)
+    assert "rank_bm25's Okapi form" in capsys.readouterr().out
+    assert not m2_6.check_bm25_term(lambda tf, df, dl, n, avg, k1, b: np.log(1 + (n - df + 0.5) / (df + 0.5)))
+    assert not m2_6.check_bm25_term(lambda *args: [float(a) for a in args])  # a list, not one score per document

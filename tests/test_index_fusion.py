@@ -77,3 +77,15 @@ def test_rrf_lifts_a_document_both_lists_rank_fairly():
         reciprocal_rank_fusion([["a", "a"]])
     with pytest.raises(ValueError, match="non-negative"):
         reciprocal_rank_fusion([["a"]], k=-1)
+
+
+def test_the_rrf_exercise_accepts_fusion_and_rejects_near_misses(capsys):
+    from llm_workshop.exercises import m2_6
+
+    assert m2_6.check_rrf(lambda rankings, k: [doc for doc, _ in reciprocal_rank_fusion(rankings, k)])
+    assert not m2_6.check_rrf(lambda rankings, k: reciprocal_rank_fusion(rankings, k))  # (doc, score) pairs
+    assert "not scores or pairs" in capsys.readouterr().out
+    zero_based = lambda rankings, k: [  # noqa: E731
+        doc for doc, _ in reciprocal_rank_fusion([[None, *r] for r in rankings], k - 1) if doc is not None
+    ]
+    assert not m2_6.check_rrf(zero_based)

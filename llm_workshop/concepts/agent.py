@@ -8,19 +8,14 @@ result that tries to steer the agent (an indirect prompt injection), and the loo
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from llm_workshop.concepts.grounding import instruction_in
 from llm_workshop.concepts.tools import Registry, ToolCall, ToolError, parse_tool_calls
 
 Messages = list[dict]
-_REDIRECT = re.compile(
-    r"ignore (all |any )?(the )?(previous|prior|above) instructions|disregard (the|your) (task|instructions)"
-    r"|you must now|new instructions?:|^\s*system\s*:|<tool_call>|<\|im_start\|>",
-    re.IGNORECASE | re.MULTILINE,
-)
 WITHHELD = "[tool result withheld: it contained instructions, which tools may not give]"
 
 
@@ -54,8 +49,8 @@ class Outcome:
 
 def redirect_guard(result: str) -> str | None:
     """A sentence if a tool result contains instructions aimed at the agent (a likely injection), else None."""
-    match = _REDIRECT.search(result)
-    return f"the tool result contains an instruction ({match.group(0).strip()!r}) and was withheld" if match else None
+    found = instruction_in(result)
+    return f"the tool result contains an instruction ({found!r}) and was withheld" if found else None
 
 
 def run_agent(
