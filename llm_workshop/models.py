@@ -24,7 +24,7 @@ from llm_workshop.concepts.preferences import generated_pairs, pairs_from_review
 from llm_workshop.course.cache import build_key, cache_dir
 from llm_workshop.course.data import HUB_ASSETS
 from llm_workshop.course.runtime import rehearsal_mode, valid_tier
-from llm_workshop.standins import chat, distilbert, distilgpt2, gpt2, qa_reader, sentiment
+from llm_workshop.standins import chat, distilbert, distilgpt2, encoder, gpt2, qa_reader, sentiment
 from llm_workshop.standins.base import one_thread
 from llm_workshop.standins.hub_datasets import dataset_standin
 
@@ -65,6 +65,11 @@ REGISTRY: dict[str, ModelSpec] = {
         distilgpt2.build,
         "DistilGPT-2 (82M), GPT-2's distilled student: a draft for gpt2-medium",
         needs=("gpt2-medium",),
+    ),
+    "encoder": ModelSpec(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        encoder.build,
+        "all-MiniLM-L6-v2 (22M), a sentence embedding model: a 6-layer BERT, mean-pooled to 384 dimensions",
     ),
 }
 

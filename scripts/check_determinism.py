@@ -19,11 +19,13 @@ BUILD = "from llm_workshop import models; models.build_all(jobs=1)"
 
 
 def digests(cache: Path) -> dict[str, str]:
-    """sha256 of every file in every stand-in directory of `cache`, by 'stand-in/file' without the cache key."""
+    """sha256 of every file in every stand-in directory of `cache` (sub-folders such as the encoder's 1_Pooling/
+    included), by 'stand-in/file' without the cache key."""
     out = {}
-    for path in sorted(cache.glob("smoke-*/*")):
-        name = path.parent.name.rsplit("-", 1)[0]
-        out[f"{name}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for folder in sorted(cache.glob("smoke-*")):
+        name = folder.name.rsplit("-", 1)[0]
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            out[f"{name}/{path.relative_to(folder).as_posix()}"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 

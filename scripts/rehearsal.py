@@ -58,8 +58,10 @@ def random_checkpoint(name: str, out: Path, shrink: bool, seed: int = 0) -> None
     torch.manual_seed(seed)
     model_class = getattr(transformers, config.architectures[0])  # e.g. DistilBertForSequenceClassification
     model_class(config).to(dtype).save_pretrained(out)
-    for path in models.hub_files(name).iterdir():  # real tokenizer and generation_config; config.json is ours
-        if path.name != "config.json":
+    for path in models.hub_files(name).iterdir():  # real tokenizer, generation_config, sentence-transformers modules
+        if path.is_dir():  # e.g. all-MiniLM-L6-v2's 1_Pooling/
+            shutil.copytree(path, out / path.name)
+        elif path.name != "config.json":  # config.json is ours
             shutil.copy2(path, out / path.name)
 
 

@@ -6,7 +6,7 @@ import torch
 
 from llm_workshop.concepts.sql import shop
 from llm_workshop.course import verdict
-from llm_workshop.exercises import m1_1, m1_2, m1_3, m2_1, m2_2, m2_3, m3_1, m3_2, m3_3, m3_4, m3_5
+from llm_workshop.exercises import m1_1, m1_2, m1_3, m2_1, m2_2, m2_3, m2_6, m3_1, m3_2, m3_3, m3_4, m3_5
 
 
 def broken(*args, **kwargs):
@@ -34,6 +34,8 @@ def test_attempt_returns_the_result_or_a_hint():
         m1_2.check_skipgram_pairs,
         m1_1.check_cosine,
         m1_3.check_span_corruption,
+        m2_6.check_bm25_term,
+        m2_6.check_rrf,
     ],
 )
 def test_a_learner_function_that_raises_gets_a_hint(check, capsys):

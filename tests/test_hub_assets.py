@@ -196,3 +196,34 @@ def test_a_fenced_answer_scores_as_its_query(tmp_path):
     assert scoring.execution_accuracy([formats.extract_sql(fenced)], [gold], db) == 1.0
     with pytest.raises(TypeError):
         formats.extract_sql(None)
+
+
+def test_minilm_vocabulary_is_berts_uncased_wordpiece(bert):
+    """all-MiniLM-L6-v2 tokenizes as DistilBERT does: the same vocabulary file, the same ids."""
+    minilm = models.hub_files("encoder")
+    assert (minilm / "vocab.txt").read_bytes() == (models.hub_files("distilbert") / "vocab.txt").read_bytes()
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    assert len(tokenizer) == 30522 and tokenizer("Hello, World!")["input_ids"] == bert("Hello, World!")["input_ids"]
+
+
+def test_sentence_transformers_loads_a_random_weight_minilm_as_our_pooling_does(tmp_path):
+    """The real module files (mean pooling, normalisation, 256 tokens) with random weights of the real width."""
+    import shutil
+
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertModel
+
+    from llm_workshop.concepts import dense
+
+    shutil.copytree(models.hub_files("encoder"), tmp_path, dirs_exist_ok=True)
+    torch.manual_seed(0)
+    config = AutoConfig.from_pretrained(tmp_path, num_hidden_layers=1)  # one layer: seconds, not a 90 MB model
+    BertModel(config, add_pooling_layer=False).save_pretrained(tmp_path)
+    model = SentenceTransformer(str(tmp_path), device="cpu")
+    assert model.max_seq_length == 256 and model.similarity_fn_name == "cosine"
+    texts = ["The speckled band", "A swamp adder"]
+    vectors = model.encode(texts)
+    assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    ours = dense.encode_all(BertModel.from_pretrained(tmp_path), AutoTokenizer.from_pretrained(tmp_path), texts)
+    assert np.abs(vectors - ours).max() < 1e-5, f"sentence-transformers vs ours: {np.abs(vectors - ours).max():.1e}"

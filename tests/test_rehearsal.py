@@ -81,6 +81,24 @@ def test_mirror_checkpoint_loads_by_hub_id_offline(tmp_path):
     assert json.loads(out.stdout.splitlines()[-1]) == [2, 768, {"0": "NEGATIVE", "1": "POSITIVE"}, ["hello", "world"]]
 
 
+@pytest.mark.slow
+def test_mirror_serves_minilm_to_sentence_transformers_offline(tmp_path):
+    """2.6's encoder: `SentenceTransformer(hub id)` loads the random-weight copy, shrunk, with its real module files."""
+    repo = tmp_path / "hub" / "models--sentence-transformers--all-MiniLM-L6-v2"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(rehearsal.REVISION)
+    rehearsal.random_checkpoint("encoder", repo / "snapshots" / rehearsal.REVISION, shrink=True)
+    probe = (
+        "import json, sentence_transformers as s\n"
+        "m = s.SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2', device='cpu')\n"
+        "v = m.encode(['The speckled band'])\n"
+        "print(json.dumps([m[0].auto_model.config.num_hidden_layers, v.shape[1], round(float((v**2).sum()), 4)]))\n"
+    )
+    env = {**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == [2, 384, 1.0]
+
+
 CELL = """x = compute()
 assert x > 0, "fine"
 y = x + 1

@@ -139,13 +139,15 @@ def seed_everything(seed: int) -> None:
 
 def quiet_libraries() -> None:
     """Keep library chatter out of a notebook's outputs: transformers' per-file progress bars (loading and saving
-    weights) and its info and warning log lines, and bitsandbytes' note that an optional faster CPU kernel could not
-    be fetched from the Hub (it falls back to its own). Trainer's training progress bar stays."""
+    weights) and its info and warning log lines, and bitsandbytes' note, on CPUs with AVX512-BF16, that the optional
+    `kernels` package is missing (transformers imports bitsandbytes with the Trainer; the course never needs those
+    kernels). Trainer's training progress bar stays."""
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
 
 def setup(seed: int = 0, requires_gpu: bool = False) -> Runtime:
     """Choose tier, device and dtype, seed everything, print one line saying what and why.

@@ -1,0 +1,117 @@
+"""Constrained decoding from scratch: a logits processor that lets through only the tokens that keep the output a
+prefix of some string matching a regular expression, so every finished output matches (and, for JSON, parses).
+
+A small JSON schema becomes such a regex first (`schema_regex`): objects with their properties in order, strings,
+integers, numbers, booleans and enums, written as `json.dumps` writes them. The `regex` package's partial matching
+answers "can this text still grow into a match?", which is all the processor asks, once per candidate token.
+It extends 2.2's logit filters: top-k and top-p keep likely tokens, this keeps valid ones.
+"""
+
+from __future__ import annotations
+
+import json
+
+import regex
+import torch
+from transformers import LogitsProcessor, PreTrainedTokenizerBase
+
+STRING = r'"[^"\\\x00-\x1f]{0,%d}"'
+INTEGER = r"-?(?:0|[1-9][0-9]{0,15})"
+NUMBER = INTEGER + r"(?:\.[0-9]{1,10})?"
+
+
+def schema_regex(schema: dict, max_string: int = 100) -> str:
+    """A regex for the `json.dumps` text of the values that satisfy a small JSON schema (all properties required)."""
+    if "enum" in schema or "const" in schema:
+        values = schema.get("enum", [schema.get("const")])
+        return "(?:" + "|".join(regex.escape(json.dumps(v)) for v in values) + ")"
+    kind = schema.get("type")
+    if kind == "string":
+        return STRING % min(schema.get("maxLength", max_string), max_string)
+    if kind == "integer":
+        return INTEGER
+    if kind == "number":
+        return NUMBER
+    if kind == "boolean":
+        return "(?:true|false)"
+    if kind == "object":
+        properties = schema.get("properties", {})
+        if not properties:
+            raise ValueError(
+                "an object schema needs its properties listed; free-form objects cannot be constrained here"
+            )
+        fields = [
+            regex.escape(json.dumps(name) + ": ") + schema_regex(sub, max_string) for name, sub in properties.items()
+        ]
+        return r"\{" + regex.escape(", ").join(fields) + r"\}"
+    raise ValueError(f"unsupported schema {schema!r}; use object, string, integer, number, boolean, enum or const")
+
+
+def tool_call_regex(tools: list[dict], wrap: bool = True) -> str:
+    """A regex for `{"name": ..., "arguments": {...}}` calling one of `tools` (chat-template specs), in <tool_call> tags."""
+    options = []
+    for spec in tools:
+        function = spec["function"]
+        call = {
+            "type": "object",
+            "properties": {"name": {"const": function["name"]}, "arguments": function["parameters"]},
+        }
+        options.append(schema_regex(call))
+    body = "(?:" + "|".join(options) + ")"
+    return r"<tool_call>\n" + body + r"\n</tool_call>" if wrap else body
+
+
+class RegexLogitsProcessor(LogitsProcessor):
+    """Set to -inf the score of every token that would take the generated text out of the regex's prefixes.
+
+    End-of-sequence is allowed only once the text is a full match. The text is the concatenation of each generated
+    token's own string, the same strings the check uses, so the two never disagree. With `keep=k` only the k best
+    allowed tokens survive (checked in score order, so a 150k-token vocabulary costs k checks, not 150k); greedy
+    decoding gives the same tokens for any k, sampling becomes top-k sampling within the constraint.
+    """
+
+    def __init__(
+        self, pattern: str, tokenizer: PreTrainedTokenizerBase, prompt_length: int, keep: int | None = None
+    ) -> None:
+        if keep is not None and keep < 1:
+            raise ValueError(f"keep must be at least 1 (or None for every allowed token), got {keep}")
+        self.pattern = regex.compile(pattern)
+        self.eos, self.prompt_length, self.keep = tokenizer.eos_token_id, prompt_length, keep
+        pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        self.strings = [tokenizer.convert_tokens_to_string([p]) if p is not None else "" for p in pieces]
+        self.chars = sorted({text[0] for text in self.strings if text})
+        index = {c: i for i, c in enumerate(self.chars)}
+        first = [index[text[0]] if text and i != self.eos else -1 for i, text in enumerate(self.strings)]
+        self.first_char = torch.tensor(first)
+
+    def fits(self, text: str) -> bool:
+        """Whether `text` can still grow into a full match."""
+        return self.pattern.fullmatch(text, partial=True) is not None
+
+    def allowed(self, text: str, scores: torch.Tensor | None = None) -> list[int]:
+        """The tokens that keep `text + token` a prefix of a match, best score first (`keep` of them at most), with
+        end-of-sequence first if `text` already matches in full."""
+        ids = [self.eos] if self.eos is not None and self.pattern.fullmatch(text) else []
+        next_chars = torch.tensor([i for i, c in enumerate(self.chars) if self.fits(text + c)], dtype=torch.long)
+        candidates = torch.isin(self.first_char, next_chars).nonzero()[:, 0]
+        if scores is not None:
+            candidates = candidates[torch.argsort(scores[candidates], descending=True, stable=True)]
+        for token in candidates.tolist():
+            if self.keep is not None and len(ids) >= self.keep:
+                break
+            if self.fits(text + self.strings[token]):
+                ids.append(token)
+        return ids
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """Mask each row's scores to the tokens its text allows; a row with no allowed token raises."""
+        masked = torch.full_like(scores, float("-inf"))
+        for row, ids in enumerate(input_ids.tolist()):
+            text = "".join(self.strings[t] for t in ids[self.prompt_length :])
+            allowed = self.allowed(text, scores[row])
+            if not allowed:
+                raise RuntimeError(
+                    f"no token can continue {text!r} within the pattern; the vocabulary lacks a character"
+                )
+            masked[row, allowed] = scores[row, allowed]
+        return masked

@@ -1,0 +1,135 @@
+"""Held-out questions about the twelve stories, each with a short answer and the quoted evidence that holds it, and the
+retrieval metrics recall@k and MRR.
+
+A question's gold is a place in the book (the answer inside its evidence quote), not a chunk id, so the same questions
+score any chunking: a chunk is gold when it contains that occurrence of the answer. The questions are hand-written
+paraphrases; no retriever or encoder trains on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from llm_workshop.concepts.chunking import Chunk, covering, story_spans
+from llm_workshop.course.data import STORY_TITLES, load_corpus
+
+S = dict(enumerate(STORY_TITLES, start=1))
+# (story number, question, answer, evidence: a quote from the story, whitespace aside, that contains the answer)
+QUESTIONS = [
+    (1, "Which woman was the only one that mattered to Holmes?", "Irene Adler", "and that woman was the late Irene Adler"),
+    (1, "What false title did the masked visitor from Bohemia give?", "Count Von Kramm", "You may address me as the Count Von Kramm"),
+    (1, "Disguised as what kind of servant did Holmes come back in the afternoon?", "groom", "a drunken-looking groom, ill-kempt and side-whiskered"),
+    (1, "What is the address of the lady the King wants the photograph from?", "Briony Lodge", "Is Briony Lodge, Serpentine Avenue"),
+    (1, "Which lawyer of the Inner Temple visits the lady every day?", "Godfrey Norton", "He is a Mr. Godfrey Norton, of the Inner Temple"),
+    (2, "What trade does the red-haired client carry on near the City?", "pawnbroker", "I have a small pawnbroker’s business at Coburg Square"),
+    (2, "Which reference work was the client paid to copy by hand?", "Encyclopaedia Britannica", "Is to copy out the _Encyclopaedia Britannica_"),
+    (2, "How much did the league pay its member every week?", "£4 a week", "‘And the pay?’ “ ‘Is £4 a week.’"),
+    (2, "What name did the clever assistant working for half wages use?", "Vincent Spaulding", "His name is Vincent Spaulding"),
+    (2, "Which bank stood next to the client's premises?", "City and Suburban Bank", "saw the City and Suburban Bank abutted on our friend’s premises"),
+    (3, "What did the short-sighted young lady do for a living?", "typewriting", "I can do pretty well with what I earn at typewriting"),
+    (3, "What was the stepfather's line of work in A Case of Identity?", "traveller in wines", "being a traveller in wines"),
+    (3, "In which church was Miss Sutherland's wedding to be held?", "St. Saviour’s", "It was to be at St. Saviour’s, near King’s Cross"),
+    (3, "At what dance did Mary Sutherland first meet her fiancé?", "gasfitters’ ball", "I met him first at the gasfitters’ ball"),
+    (4, "Who was the biggest landowner in the Boscombe district?", "John Turner", "The largest landed proprietor in that part is a Mr. John Turner"),
+    (4, "Which tenant farmer rented Hatherley farm?", "Charles McCarthy", "that of Hatherley, was let to Mr. Charles McCarthy"),
+    (4, "What cry did the father and son use as a signal?", "Cooee", "I heard a cry of “Cooee!” which was a usual signal"),
+    (4, "What Australian place was the dying man trying to name?", "Ballarat", "So and so, of Ballarat"),
+    (5, "What fell onto the uncle's plate from the envelope posted in India?", "orange pips", "out there jumped five little dried orange pips"),
+    (5, "What is the young visitor's name, the one who came from Horsham?", "John Openshaw", "“is John Openshaw, but my own affairs"),
+    (5, "What was the name of the barque Holmes sent the pips to?", "Lone Star", "Barque _Lone Star_, Savannah, Georgia"),
+    (5, "From which Indian town was the first threatening letter posted?", "Pondicherry", "The first was from Pondicherry, the second from Dundee"),
+    (6, "What is the name of the opium den in Upper Swandam Lane?", "Bar of Gold", "at the Bar of Gold, in Upper Swandam Lane"),
+    (6, "Whom did Watson go to fetch from an opium den?", "Isa Whitney", "I was Isa Whitney’s medical adviser"),
+    (6, "What is the name of the crippled beggar who lodges above the den?", "Hugh Boone", "His name is Hugh Boone, and his hideous face"),
+    (6, "Near which village in Kent does Mrs. St. Clair live?", "Lee", "Near Lee, in Kent. We have a seven-mile drive"),
+    (7, "Who found the hat and the Christmas goose in the street?", "Peterson", "You know Peterson, the commissionaire?"),
+    (7, "Whose name was on the card tied to the goose's leg?", "Henry Baker", "‘For Mrs. Henry Baker’ was printed upon a small card"),
+    (7, "From whose jewel-case was the precious stone stolen?", "Countess of Morcar", "abstracted from the jewel-case of the Countess of Morcar"),
+    (7, "What is the real name of the hotel attendant who took the jewel?", "James Ryder", "my real name is James Ryder"),
+    (8, "What name does the violent stepfather give when he bursts in?", "Grimesby Roylott", "I am Dr. Grimesby Roylott, of Stoke Moran"),
+    (8, "Which two Indian animals roam free on the doctor's land?", "a cheetah and a baboon", "he has at this moment a cheetah and a baboon"),
+    (8, "What kind of snake was the speckled band?", "swamp adder", "It is a swamp adder!"),
+    (8, "Who is Helen Stoner living with?", "stepfather", "I am living with my stepfather"),
+    (9, "What is the profession of the young man who lost his thumb?", "hydraulic engineer", "By profession I am a hydraulic engineer"),
+    (9, "How much was the engineer offered for one night's work?", "fifty guineas", "How would fifty guineas for a night’s work suit you?"),
+    (9, "What rank and name were on the thin visitor's card?", "Colonel Lysander Stark", "with the name of ‘Colonel Lysander Stark’ engraved upon it"),
+    (9, "To which station in Berkshire did the engineer travel?", "Eyford", "To Eyford, in Berkshire"),
+    (9, "Which valuable clay did the colonel claim to be digging?", "fuller’s-earth", "You are probably aware that fuller’s-earth is a valuable product"),
+    (10, "Whom was the Duke of Balmoral's son going to marry?", "Hatty Doran", "and Miss Hatty Doran, the only daughter of Aloysius Doran"),
+    (10, "Which dancer caused a disturbance and was arrested?", "Flora Millar", "That Miss Flora Millar, the lady who had caused the disturbance"),
+    (10, "Who turns out to be the bride's first husband?", "Francis Hay Moulton", "allow me to introduce you to Mr. and Mrs. Francis Hay Moulton"),
+    (11, "Which banker of Threadneedle Street asks Holmes for help?", "Alexander Holder", "I am Alexander Holder, of the banking firm"),
+    (11, "How many beryls were set in the coronet?", "thirty-nine", "There are thirty-nine enormous beryls"),
+    (11, "Which baronet drew the banker's son back into bad company?", "Sir George Burnwell", "the influence of his friend, Sir George Burnwell"),
+    (12, "What post was Violet Hunter offered?", "governess", "a situation which has been offered to me as governess"),
+    (12, "What is the name of the mastiff that guards the grounds?", "Carlo", "It’s only Carlo, my mastiff"),
+    (12, "What colour of dress was the new employee asked to wear?", "electric blue", "a particular shade of electric blue"),
+    (12, "Near which town is the house with the copper beeches?", "Winchester", "five miles on the far side of Winchester"),
+    (12, "Who is really imprisoned in the locked wing?", "Alice Rucastle", "it is the daughter, Miss Alice Rucastle"),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """A question with its answer, its story, and where in the book (character offsets) the answer's evidence is."""
+
+    question: str
+    answer: str
+    story: str
+    evidence: str
+    answer_start: int
+    answer_end: int
+
+
+def _pattern(quote: str) -> str:
+    """A regex that matches `quote` whatever the whitespace (the book breaks lines inside sentences)."""
+    return r"\s+".join(re.escape(word) for word in quote.split())
+
+
+@lru_cache(maxsize=1)
+def eval_items() -> tuple[EvalItem, ...]:
+    """QUESTIONS located in the book: the answer's offsets inside the first match of its evidence within its story."""
+    corpus, spans, items = load_corpus(), dict(story_spans()), []
+    for number, question, answer, evidence in QUESTIONS:
+        start, end = spans[S[number]]
+        found = re.compile(_pattern(evidence)).search(corpus, start, end)
+        if not found:
+            raise ValueError(f"the evidence {evidence!r} is not in {S[number]!r}; quote the story exactly")
+        inner = re.compile(_pattern(answer)).search(corpus, found.start(), found.end())
+        if not inner:
+            raise ValueError(f"the answer {answer!r} is not inside its evidence {evidence!r}")
+        items.append(EvalItem(question, answer, S[number], evidence, inner.start(), inner.end()))
+    return tuple(items)
+
+
+def gold_indices(chunks: Sequence[Chunk], item: EvalItem) -> set[int]:
+    """Indices of the chunks that hold the item's answer at its evidence (one, or two where windows overlap)."""
+    return set(covering(list(chunks), item.answer_start, item.answer_end))
+
+
+def recall_at_k(ranked: Sequence[Sequence[int]], gold: Sequence[set[int]], k: int) -> float:
+    """Share of questions with a gold chunk among their top k (ranked[i] lists chunk indices, best first)."""
+    _check(ranked, gold)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    return sum(bool(set(r[:k]) & g) for r, g in zip(ranked, gold)) / len(gold)
+
+
+def mrr(ranked: Sequence[Sequence[int]], gold: Sequence[set[int]]) -> float:
+    """Mean reciprocal rank: 1 / (rank of the first gold chunk), 0 when none is ranked, averaged over questions."""
+    _check(ranked, gold)
+    total = 0.0
+    for r, g in zip(ranked, gold):
+        total += next((1.0 / rank for rank, i in enumerate(r, start=1) if i in g), 0.0)
+    return total / len(gold)
+
+
+def _check(ranked: Sequence[Sequence[int]], gold: Sequence[set[int]]) -> None:
+    """Raise a ValueError with a sentence when rankings and gold sets do not pair up or a question has no gold."""
+    if len(ranked) != len(gold) or not gold:
+        raise ValueError(f"need one ranking per question and at least one question, got {len(ranked)} and {len(gold)}")
+    if any(not g for g in gold):
+        raise ValueError("a question has no gold chunk: no chunk contains its answer (check the chunking or the item)")

@@ -1,0 +1,108 @@
+"""Constrained decoding: the regex from a schema accepts exactly the valid JSON, and a random tiny model constrained
+by our logits processor always produces text that parses and validates."""
+
+import json
+
+import pytest
+import regex
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, Qwen2Config
+
+from llm_workshop.concepts import constrained, tools
+from llm_workshop.course.data import HUB_ASSETS
+
+VERDICT = {"type": "object", "properties": {"answer": {"enum": ["A", "B", "tie"]}}, "required": ["answer"]}
+PERSON = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20}, "age": {"type": "integer"},
+          "height": {"type": "number"}, "alive": {"type": "boolean"}}}  # fmt: skip
+
+
+def test_schema_regex_accepts_json_dumps_of_valid_values_only():
+    verdict = regex.compile(constrained.schema_regex(VERDICT))
+    for choice in ["A", "B", "tie"]:
+        assert verdict.fullmatch(json.dumps({"answer": choice}))
+    for bad in ['{"answer": "C"}', '{"answer":"A"}', '{"answer": "A"} ', '{"verdict": "A"}']:
+        assert not verdict.fullmatch(bad), bad
+    person = regex.compile(constrained.schema_regex(PERSON))
+    assert person.fullmatch(json.dumps({"name": "Irene Adler", "age": 29, "height": 1.68, "alive": True}))
+    assert not person.fullmatch(json.dumps({"name": "x" * 21, "age": 29, "height": 1.68, "alive": True}))
+    assert not person.fullmatch(json.dumps({"name": "Irene", "age": 29.5, "height": 1.68, "alive": True}))
+    with pytest.raises(ValueError, match="unsupported schema"):
+        constrained.schema_regex({"type": "array"})
+
+
+@pytest.fixture(scope="module")
+def qwen_tokenizer():
+    return AutoTokenizer.from_pretrained(HUB_ASSETS / "Qwen__Qwen2.5-0.5B-Instruct")
+
+
+def random_model(tokenizer, seed):
+    torch.manual_seed(seed)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    model = AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.5)  # loud random logits: unconstrained, this model writes gibberish
+    return model
+
+
+def generate(model, tokenizer, pattern, prompt, keep=4, max_new_tokens=40):
+    ids = tokenizer(prompt, return_tensors="pt")
+    n = ids["input_ids"].shape[1]
+    processor = constrained.RegexLogitsProcessor(pattern, tokenizer, n, keep=keep)
+    out = model.generate(
+        **ids, max_new_tokens=max_new_tokens, do_sample=False, logits_processor=LogitsProcessorList([processor])
+    )
+    return tokenizer.decode(out[0, n:], skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_constrained_verdict_parses(qwen_tokenizer, seed):
+    model = random_model(qwen_tokenizer, seed)
+    text = generate(model, qwen_tokenizer, constrained.schema_regex(VERDICT), "Which answer is better, A or B?")
+    assert json.loads(text)["answer"] in {"A", "B", "tie"}, text
+    free = model.generate(
+        **qwen_tokenizer("Which answer is better, A or B?", return_tensors="pt"), max_new_tokens=8, do_sample=False
+    )
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(qwen_tokenizer.decode(free[0, -8:], skip_special_tokens=True))
+
+
+def test_constrained_tool_call_parses_and_validates(qwen_tokenizer):
+    registry = tools.Registry([tools.calculator_tool()])
+    specs = registry.specs()
+    pattern = constrained.tool_call_regex(specs)
+    model = random_model(qwen_tokenizer, 3)
+    text = generate(model, qwen_tokenizer, pattern.replace("{0,100}", "{0,12}"), "Compute 6 * 7.", max_new_tokens=60)
+    (call,) = tools.parse_tool_calls(text)
+    registry.check(call)  # the name is on the allow-list and the arguments pass the schema
+
+
+def test_greedy_tokens_do_not_depend_on_keep(qwen_tokenizer):
+    model = random_model(qwen_tokenizer, 4)
+    pattern = constrained.schema_regex(PERSON, max_string=12)
+    assert generate(model, qwen_tokenizer, pattern, "A person:", keep=1) == generate(
+        model, qwen_tokenizer, pattern, "A person:", keep=8
+    )
+    with pytest.raises(ValueError, match="keep must be at least 1"):
+        constrained.RegexLogitsProcessor(pattern, qwen_tokenizer, 0, keep=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", ["verdict", "tool call"])
+def test_same_greedy_output_as_outlines(qwen_tokenizer, seed, kind):
+    """outlines, the recommended library, is not in requirements yet: skipped where it is not installed."""
+    outlines = pytest.importorskip("outlines")
+    specs = tools.Registry([tools.calculator_tool()]).specs()
+    pattern = constrained.schema_regex(VERDICT) if kind == "verdict" else constrained.tool_call_regex(specs, wrap=False)
+    pattern = pattern.replace("{0,100}", "{0,12}")
+    model = random_model(qwen_tokenizer, seed)
+    prompt = "Answer in JSON."
+    messages = [{"role": "user", "content": prompt}]
+    chat = qwen_tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    ours = generate(model, qwen_tokenizer, pattern, chat, keep=1, max_new_tokens=60)
+    generator = outlines.Generator(outlines.from_transformers(model, qwen_tokenizer), outlines.types.Regex(pattern))
+    theirs = generator(prompt, max_new_tokens=60, do_sample=False)  # outlines 1.3 applies the chat template itself
+    assert ours == theirs, f"ours {ours!r} vs outlines {theirs!r}"
+    json.loads(ours)
