@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 import torch
 
@@ -92,3 +94,13 @@ def test_trainer_args_give_trl_an_fp32_run_on_a_cpu(tmp_path):  # TRL alone woul
     config = SFTConfig(output_dir=str(tmp_path), **runtime.trainer_args(cpu))
     assert config.bf16 is False and config.fp16 is False and config.use_cpu and config.report_to == []
     assert config.seed == config.data_seed == 0
+
+
+def test_quiet_libraries_silences_bitsandbytes_missing_kernels_note(caplog):
+    """On CPUs with AVX512-BF16, importing the Trainer (which imports bitsandbytes) logs a warning that the optional
+    `kernels` package is missing; after setup's quiet_libraries it does not reach the notebook."""
+    runtime.quiet_libraries()
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("bitsandbytes.backends.cpu.ops").warning("Failed to load CPU gemm_4bit_forward")
+        logging.getLogger("bitsandbytes").warning("other bitsandbytes warnings still show")
+    assert [record.getMessage() for record in caplog.records] == ["other bitsandbytes warnings still show"]

@@ -9,6 +9,7 @@ switch `LLM_WORKSHOP_REHEARSAL` says so, and `rt.cap` shrinks the work when the 
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import urllib.error
@@ -138,11 +139,15 @@ def seed_everything(seed: int) -> None:
 
 def quiet_libraries() -> None:
     """Keep library chatter out of a notebook's outputs: transformers' per-file progress bars (loading and saving
-    weights) and its info and warning log lines. Trainer's training progress bar stays."""
+    weights) and its info and warning log lines, and bitsandbytes' note, on CPUs with AVX512-BF16, that the optional
+    `kernels` package is missing (transformers imports bitsandbytes with the Trainer; the course never needs those
+    kernels). Trainer's training progress bar stays."""
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
 
 def setup(seed: int = 0, requires_gpu: bool = False) -> Runtime:
     """Choose tier, device and dtype, seed everything, print one line saying what and why.
