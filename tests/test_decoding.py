@@ -1,5 +1,9 @@
 """From-scratch decoding matches transformers: processors score for score, greedy/beam/sample token for token."""
 
+import inspect
+import warnings
+from types import SimpleNamespace
+
 import pytest
 import torch
 from transformers import (
@@ -191,6 +195,26 @@ def test_cache_feeds_one_token_per_step(lm):
     prompt = ids.shape[1]
     assert cached == [prompt] + [1] * 5
     assert fed == list(range(prompt, prompt + 6))
+
+
+@pytest.mark.slow
+def test_the_cache_goes_under_the_keyword_the_model_takes(lm):
+    """transformers 5.24 renames `past_key_values` to `cache` (a FutureWarning for the old name); 5.15 knows only
+    the old one: the loop passes whichever the model's forward declares, and warns of nothing."""
+    model, ids, _ = lm
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        decoding.generate(model, ids, 3, use_cache=True)
+
+    def old_forward(input_ids, past_key_values=None, use_cache=None, logits_to_keep=0):
+        return None
+
+    def new_forward(input_ids, cache=None, use_cache=None, logits_to_keep=0):
+        return None
+
+    assert decoding.cache_argument(model) in inspect.signature(model.forward).parameters
+    assert decoding.cache_argument(SimpleNamespace(forward=old_forward)) == "past_key_values"
+    assert decoding.cache_argument(SimpleNamespace(forward=new_forward)) == "cache"
 
 
 @pytest.mark.parametrize(

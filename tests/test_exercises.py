@@ -57,3 +57,27 @@ def test_answers_that_are_not_numbers_get_a_hint(tmp_path, capsys):
     assert m3_4.check_kl_penalised_reward({"not": "numbers"}) is False
     assert m3_3.check_sql_exercise(None, db) is False
     assert capsys.readouterr().out.count("Not yet") == 4
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        m2_1.check_early_stopping,
+        m2_2.check_top_k_filter,
+        m2_2.check_top_p_filter,
+        m2_3.check_brevity_penalty,
+        m2_3.check_rouge_l_recall,
+    ],
+)
+def test_a_second_wrong_try_gets_a_sharper_hint(check, capsys):
+    check(broken)
+    capsys.readouterr()
+    check(broken)
+    assert "Hint:" in capsys.readouterr().out
+
+
+def test_greedy_check_gives_a_sharper_hint_on_a_second_wrong_try(capsys, tiny_gpt2):
+    model = tiny_gpt2(vocab_size=50, n_layer=1, n_embd=16)
+    for _ in range(2):
+        assert m2_1.check_greedy_generate(lambda model, ids, n: ids, model, torch.tensor([[1, 2, 3]])) is False
+    assert "Hint:" in capsys.readouterr().out.splitlines()[-1]

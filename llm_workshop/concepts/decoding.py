@@ -7,6 +7,8 @@ each processor returns the same scores as its transformers counterpart (tests/te
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from transformers import DynamicCache
 
@@ -105,17 +107,25 @@ def process_logits(
 # --- the generation loop -----------------------------------------------------------------------
 
 
+def cache_argument(model) -> str:
+    """The keyword under which `model.forward` takes a KV cache: `cache` where transformers has renamed it (5.24
+    deprecates `past_key_values`), `past_key_values` in older releases such as Colab's 5.15."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 class _Forward:
     """Next-token logits of a model, with or without a KV cache (only the new token is fed when cached)."""
 
     def __init__(self, model, use_cache: bool):
         self.model, self.use_cache = model, use_cache
         self.cache = DynamicCache(config=model.config) if use_cache else None
+        self.cache_argument = cache_argument(model)
 
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         if self.use_cache:
             new = ids[:, self.cache.get_seq_length() :]  # the whole prompt first, then one token per step
-            out = self.model(input_ids=new, past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+            cached = {self.cache_argument: self.cache}
+            out = self.model(input_ids=new, use_cache=True, logits_to_keep=1, **cached)
         else:
             out = self.model(input_ids=ids, use_cache=False, logits_to_keep=1)
         return out.logits[:, -1, :].float()

@@ -11,7 +11,12 @@ from llm_workshop.concepts.training import early_stopping
 from llm_workshop.course.verdict import attempt, grader
 
 
-@grader()
+@grader(
+    "Each step: `next_id = model(ids).logits[:, -1, :].argmax(dim=-1, keepdim=True)`, then "
+    "`ids = torch.cat([ids, next_id], dim=-1)`; wrap the loop in `with torch.no_grad():`.",
+    "Start from `ids = input_ids`, run that step `max_new_tokens` times, and return `ids`: its shape is "
+    "(1, prompt length + max_new_tokens).",
+)
 def check_greedy_generate(fn, model, input_ids: torch.Tensor, max_new_tokens: int = 8) -> tuple[bool, str]:
     """Exercise check: `fn(model, input_ids, max_new_tokens)` must return the prompt plus the greedy continuation."""
     expected = generate(model, input_ids, max_new_tokens, use_cache=False)
@@ -38,7 +43,11 @@ EARLY_STOPPING_CASES = (
 )
 
 
-@grader()
+@grader(
+    "Keep `best` (index of the lowest loss so far) and `waited` (evaluations since it); a strictly lower loss makes "
+    "it the new best and resets `waited` to 0, anything else adds 1 to `waited`.",
+    "Return `(best, i)` at the first evaluation `i` where `waited == patience`; after the loop, `(best, None)`.",
+)
 def check_early_stopping(fn: Callable[[Sequence[float], int], tuple[int, int | None]]) -> tuple[bool, str]:
     """Exercise check: `fn(val_losses, patience)` must return what `early_stopping` returns on `EARLY_STOPPING_CASES`."""
     for losses, patience in EARLY_STOPPING_CASES:

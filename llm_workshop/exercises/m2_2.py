@@ -25,7 +25,11 @@ def _compare_filter(fn, cases: list[tuple[torch.Tensor, float]], reference, wron
     return True, ""
 
 
-@grader()
+@grader(
+    "`torch.topk(logits, k).values[..., -1:]` is the k-th largest logit of each row, shaped to broadcast against "
+    "the row.",
+    "`logits.masked_fill(logits < kth_largest, float('-inf'))`: everything below the k-th largest becomes -inf.",
+)
 def check_top_k_filter(fn) -> tuple[bool, str]:
     """Exercise check: `fn(logits, k)` must keep the k largest logits of each row and set the rest to -inf."""
     generator = torch.Generator().manual_seed(0)
@@ -39,7 +43,12 @@ def check_top_k_filter(fn) -> tuple[bool, str]:
     )
 
 
-@grader()
+@grader(
+    "`probs, order = logits.softmax(-1).sort(dim=-1, descending=True)`; the mass of the tokens ranked above each one "
+    "is `probs.cumsum(-1) - probs`, and a token stays while that mass is still below p.",
+    "The keep mask is in sorted order: `keep = keep_sorted.scatter(-1, order, keep_sorted)` puts it back in vocabulary "
+    "order, then `logits.masked_fill(~keep, float('-inf'))`.",
+)
 def check_top_p_filter(fn) -> tuple[bool, str]:
     """Exercise check: `fn(logits, p)` must keep the smallest set of most likely tokens whose probability reaches p."""
     generator = torch.Generator().manual_seed(1)

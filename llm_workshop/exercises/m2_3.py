@@ -9,7 +9,12 @@ from llm_workshop.concepts.metrics import rouge_l
 from llm_workshop.course.verdict import attempt, grader
 
 
-@grader()
+@grader(
+    "With `p` and `r` the two token lists, `table = [[0] * (len(r) + 1) for _ in range(len(p) + 1)]`; cell "
+    "`[i + 1][j + 1]` is `table[i][j] + 1` when `p[i] == r[j]`, else `max(table[i][j + 1], table[i + 1][j])`.",
+    "The LCS length is `table[-1][-1]`; return it divided by `len(r)`, the reference's token count "
+    "(tokens from `metrics.rouge_tokenize`, so case and punctuation do not matter).",
+)
 def check_rouge_l_recall(fn: Callable[[str, str], float]) -> tuple[bool, str]:
     """Exercise check: `fn(pred, ref)` must return ROUGE-L recall (longest common subsequence / reference tokens)."""
     cases = [
@@ -32,7 +37,10 @@ def check_rouge_l_recall(fn: Callable[[str, str], float]) -> tuple[bool, str]:
     return True, ""
 
 
-@grader()
+@grader(
+    "Three cases: `c >= r` gives 1.0, `c == 0` gives 0.0, anything else `math.exp(1 - r / c)`.",
+    "Check `c >= r` first (no penalty), then `c == 0` (no division by zero), then the exponential.",
+)
 def check_brevity_penalty(fn: Callable[[int, int], float]) -> tuple[bool, str]:
     """Exercise check: `fn(candidate_len, reference_len)` must return BLEU's brevity penalty, as `bleu` computes it."""
     for c, r in [(10, 10), (12, 10), (9, 10), (5, 10), (1, 20), (0, 4)]:
