@@ -250,8 +250,7 @@ def trl_settings(tmp_path, **settings) -> dict:
         max_length=64,
         gradient_checkpointing=False,
         save_strategy="no",
-        disable_tqdm=True,
-        **runtime.trainer_args(CPU),
+        **{**runtime.trainer_args(CPU), "disable_tqdm": True},
         **settings,
     )
 

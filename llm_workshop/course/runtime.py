@@ -188,9 +188,11 @@ def setup(seed: int = 0, requires_gpu: bool = False) -> Runtime:
 def trainer_args(rt: Runtime) -> dict[str, object]:
     """The keyword arguments every transformers/TRL training config needs for `rt`: mixed precision said out loud
     (fp16 on a T4, bf16 on Ampere and newer, neither on a CPU; TRL would otherwise turn bf16 on by itself), the
-    device, no experiment tracker, and the seed of the weights and of the data order."""
+    device, no experiment tracker, the seed of the weights and of the data order, and the training progress bar
+    (transformers hides it when its logging is quiet, as `quiet_libraries` makes it)."""
     cuda = rt.device.type == "cuda"
     return {
+        "disable_tqdm": False,
         "bf16": cuda and rt.dtype == torch.bfloat16,
         "fp16": cuda and rt.dtype == torch.float16,
         "use_cpu": not cuda,
