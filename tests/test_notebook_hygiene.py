@@ -118,6 +118,11 @@ class TestNotebook:
             assert solution["metadata"].get("cellView") == "form", f"{path.name}: a solution lacks cellView: form"
             assert source(solution).startswith("# @title Solution"), f"{path.name}: a solution lacks its @title line"
 
+    def test_jupytext_round_trips_keep_solutions_hidden(self, path):
+        """CONTRIBUTING edits notebooks through jupytext, which keeps only the cell metadata its filter names."""
+        kept = json.loads(path.read_text())["metadata"].get("jupytext", {}).get("cell_metadata_filter", "")
+        assert {"cellView", "jupyter"} <= set(kept.split(",")), f"{path.name}: jupytext would drop {kept!r}"
+
     def test_last_cell_tallies_the_notebooks_exercises(self, path):
         module = f"m{path.parent.name[-1]}_{int(path.name[:2])}"
         assert source(cells(path)[-1]).rstrip().endswith(f"verdict.tally({module})"), (
