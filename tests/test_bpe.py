@@ -9,7 +9,7 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 from llm_workshop.concepts import bpe
-from llm_workshop.course import data
+from llm_workshop.course import data, verdict
 from llm_workshop.exercises import m1_4
 
 UNSEEN = [
@@ -198,15 +198,6 @@ def solution_merge_step(words, new_id):
     return pair, {tuple(bpe.merge_pair(w, pair, new_id)): n for w, n in words.items()}
 
 
-def test_check_count_pairs(capsys):
-    assert m1_4.check_count_pairs(solution_count_pairs)
-    assert not m1_4.check_count_pairs(lambda words: solution_count_pairs(dict.fromkeys(words, 1)))
-    assert "weight each word" in capsys.readouterr().out
-    assert not m1_4.check_count_pairs(lambda words: 1 / 0)
-    assert "ZeroDivisionError" in capsys.readouterr().out
-    assert not m1_4.check_count_pairs(lambda words: {})
-
-
 def test_check_merge_step(capsys):
     assert m1_4.check_merge_step(solution_merge_step)
 
@@ -218,6 +209,12 @@ def test_check_merge_step(capsys):
     assert not m1_4.check_merge_step(largest_tie)
     assert "smallest pair" in capsys.readouterr().out
 
+    def unweighted(words, new_id):
+        return solution_merge_step(dict.fromkeys(words, 1), new_id)[0], solution_merge_step(words, new_id)[1]
+
+    assert not m1_4.check_merge_step(unweighted)
+    assert "weight each word" in capsys.readouterr().out
+
     def right_to_left(words, new_id):
         pair, _ = solution_merge_step(words, new_id)
         return pair, {tuple(m1_4._merge_right_to_left(w, pair, new_id)): n for w, n in words.items()}
@@ -228,9 +225,87 @@ def test_check_merge_step(capsys):
     assert not m1_4.check_merge_step(lambda words, new_id: ((0, 0), words))
 
 
+def test_merge_step_hints_get_sharper_with_each_wrong_try(capsys, monkeypatch):
+    monkeypatch.setattr(verdict, "_tries", Counter())  # a fresh kernel: no wrong tries yet
+    for tries in range(1, 4):
+        assert not m1_4.check_merge_step(lambda words, new_id: ((0, 0), words))
+        assert capsys.readouterr().out.count("Hint:") == min(tries - 1, 2)
+
+
 @pytest.mark.parametrize(
     "answer", [lambda w, n: (5, w), lambda w, n: ("ab", None), lambda w, n: ((1, 2), 7), lambda w, n: [1, 2]]
 )
 def test_check_merge_step_never_raises_on_malformed_answers(answer):
     assert m1_4.check_merge_step(answer) is False
-    assert m1_4.check_count_pairs(lambda words: answer(words, 256)) is False
+
+
+def test_merge_ids_are_the_merges_in_the_order_learned(trained):
+    merges = trained.merge_ids
+    assert list(merges.values()) == list(range(256, len(trained)))
+    assert [(trained.vocab[a], trained.vocab[b]) for a, b in merges] == trained.merges
+
+
+def solution_encode(text, merges):
+    ids = []
+    for piece in bpe.pretokenize(text):
+        piece_ids = list(piece.encode("utf-8"))
+        while len(piece_ids) > 1:
+            pair = min(zip(piece_ids, piece_ids[1:]), key=lambda p: merges.get(p, float("inf")))
+            if pair not in merges:
+                break
+            piece_ids = bpe.merge_pair(piece_ids, pair, merges[pair])
+        ids += piece_ids
+    return ids
+
+
+def in_turn(text, merges, whole_text=False, reverse=False):
+    """Every merge applied over each piece (or the whole text) in turn: right in learned order, wrong reversed."""
+    ids_of = [list(text.encode("utf-8"))] if whole_text else [list(p.encode("utf-8")) for p in bpe.pretokenize(text)]
+    order = list(merges.items())[::-1] if reverse else merges.items()
+    for pair, new_id in order:
+        ids_of = [bpe.merge_pair(ids, pair, new_id) for ids in ids_of]
+    return sum(ids_of, [])
+
+
+def leftmost_first(text, merges):
+    ids = []
+    for piece in bpe.pretokenize(text):
+        piece_ids = list(piece.encode("utf-8"))
+        while found := [p for p in zip(piece_ids, piece_ids[1:]) if p in merges]:
+            piece_ids = bpe.merge_pair(piece_ids, found[0], merges[found[0]])
+        ids += piece_ids
+    return ids
+
+
+def one_merge_per_piece(text, merges):
+    ids = []
+    for piece in bpe.pretokenize(text):
+        piece_ids = list(piece.encode("utf-8"))
+        if found := [p for p in zip(piece_ids, piece_ids[1:]) if p in merges]:
+            pair = min(found, key=merges.get)
+            piece_ids = bpe.merge_pair(piece_ids, pair, merges[pair])
+        ids += piece_ids
+    return ids
+
+
+def test_check_encode_accepts_both_right_ways(trained, stories):
+    assert m1_4.check_encode(solution_encode)
+    assert m1_4.check_encode(in_turn)  # each merge over the whole piece, in learned order, is the same encoding
+    assert solution_encode(stories[-1][1], trained.merge_ids) == trained.encode(stories[-1][1])
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (lambda text, merges: list(text.encode("utf-8")), "bytes unmerged"),
+        (lambda text, merges: in_turn(text, merges, whole_text=True), "pre-tokenize first"),
+        (leftmost_first, "not the leftmost pair"),
+        (one_merge_per_piece, "keep going"),
+        (lambda text, merges: in_turn(text, merges, reverse=True), "expected ["),
+        (lambda text, merges: "ids", "list of ints"),
+        (lambda text, merges: 1 / 0, "ZeroDivisionError"),
+    ],
+)
+def test_check_encode_names_the_slip(answer, hint, capsys):
+    assert m1_4.check_encode(answer) is False
+    assert hint in capsys.readouterr().out

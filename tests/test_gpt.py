@@ -287,42 +287,72 @@ def test_bad_input_gets_one_clear_sentence():
 # --- exercise checks ------------------------------------------------------------------------------------------------
 
 
-def test_check_rms_norm(capsys):
-    assert m1_5.check_rms_norm(lambda x, w, eps: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w)
-    assert not m1_5.check_rms_norm(lambda x, w, eps: F.layer_norm(x, x.shape[-1:], w, eps=eps))
-    assert "does not subtract the mean" in capsys.readouterr().out
-    assert not m1_5.check_rms_norm(lambda x, w, eps: x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w)
-    assert "inside the square root" in capsys.readouterr().out
-    assert not m1_5.check_rms_norm(lambda x, w, eps: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
-    assert "learned weight" in capsys.readouterr().out
-    assert not m1_5.check_rms_norm(lambda x, w, eps: None)
+def attention_by_hand(attn, x, scale=None, masked=True, softmax_dim=-1, out_proj=True, merge_heads=True):
+    """Causal multi-head self-attention from `attn`'s weights, or one of the slips the exercise check names."""
+    batch, length, d_model = x.shape
+
+    def heads(t):
+        return t.view(batch, length, attn.n_heads, attn.d_head).transpose(1, 2)
+
+    q, k, v = heads(attn.q_proj(x)), heads(attn.k_proj(x)), heads(attn.v_proj(x))
+    scores = q @ k.transpose(-2, -1) / (scale or attn.d_head**0.5)
+    if masked:
+        scores = scores.masked_fill(~attention.causal_mask(length), float("-inf"))
+    out = scores.softmax(softmax_dim) @ v
+    out = out.transpose(1, 2).reshape(batch, length, d_model) if merge_heads else out.reshape(batch, length, d_model)
+    return attn.out_proj(out) if out_proj else out
 
 
-def test_check_block_forward(capsys):
-    def pre_ln(block, x, mask):
-        x = x + block.attn(block.ln_1(x), mask=mask)[0]
-        return x + block.mlp(block.ln_2(x))
-
-    def post_ln(block, x, mask):
-        x = block.ln_1(x + block.attn(x, mask=mask)[0])
-        return block.ln_2(x + block.mlp(x))
-
-    def no_mask(block, x, mask):
-        return pre_ln(block, x, None)
-
-    assert m1_5.check_block_forward(pre_ln)
-    assert not m1_5.check_block_forward(post_ln)
-    assert "post-LN" in capsys.readouterr().out
-    assert not m1_5.check_block_forward(no_mask)
-    assert "causal mask" in capsys.readouterr().out
-    assert not m1_5.check_block_forward(lambda block, x, mask: x)
+def test_check_attention_accepts_attention_by_hand_in_float64():
+    assert m1_5.check_attention(attention_by_hand)
+    assert m1_5.check_attention(lambda attn, x: attention_by_hand(attn, x).double())
 
 
-@pytest.mark.parametrize("answer", [lambda *a: "x", lambda *a: a[1].numpy(), lambda *a: torch.zeros(3)])
+@pytest.mark.parametrize(
+    ("slip", "hint"),
+    [
+        (dict(masked=False), "mask the future"),
+        (dict(scale=1.0), "divide the scores by sqrt(d_head)"),
+        (dict(softmax_dim=-2), "over the keys"),
+        (dict(out_proj=False), "output projection"),
+        (dict(merge_heads=False), ".transpose(1, 2) before the reshape"),
+    ],
+)
+def test_check_attention_names_the_slip(slip, hint, capsys):
+    assert not m1_5.check_attention(lambda attn, x: attention_by_hand(attn, x, **slip))
+    assert hint in capsys.readouterr().out
+
+
+def test_check_attention_refuses_the_modules_own_forward(capsys):
+    assert not m1_5.check_attention(lambda attn, x: attn(x, mask=attention.causal_mask(x.shape[1]))[0])
+    assert "write the attention yourself" in capsys.readouterr().out
+
+
+def test_check_rotate_half_order(capsys):
+    assert m1_5.check_rotate_half_order(lambda d: [*range(0, d, 2), *range(1, d, 2)])
+    assert not m1_5.check_rotate_half_order(lambda d: list(range(d)))
+    assert "leaves the layout as it is" in capsys.readouterr().out
+    assert not m1_5.check_rotate_half_order(lambda d: [i + h for i in range(d // 2) for h in (0, d // 2)])
+    assert "the way back" in capsys.readouterr().out
+    assert not m1_5.check_rotate_half_order(lambda d: [0] * d)
+    assert "exactly once" in capsys.readouterr().out
+
+
+def test_the_rotate_half_order_turns_metas_rope_into_transformers():
+    """Reordering a head's dimensions by the order, then rotating in rotate-half layout, is Meta's interleaved RoPE
+    followed by the same reordering (what convert_llama_weights_to_hf.py's `permute` relies on)."""
+    d, length = 16, 5
+    order = [*range(0, d, 2), *range(1, d, 2)]
+    x = torch.randn(length, d, dtype=torch.float64)
+    angles = torch.arange(length, dtype=torch.float64)[:, None] * 10000.0 ** (-torch.arange(0, d, 2) / d)
+    meta = torch.view_as_real(torch.view_as_complex(x.reshape(length, d // 2, 2)) * torch.polar(torch.ones_like(angles), angles))  # fmt: skip
+    cos, sin = qwen2.rope_angles(length, d, dtype=torch.float64)
+    assert torch.allclose(qwen2.apply_rope(x[:, order], cos, sin), meta.flatten(-2)[:, order], atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "answer", [lambda *a: "x", lambda *a: a[1].numpy(), lambda *a: torch.zeros(3), lambda *a: None]
+)
 def test_checks_never_raise_on_malformed_answers(answer):
-    assert m1_5.check_rms_norm(answer) is False
-    assert m1_5.check_block_forward(answer) is False
-
-
-def test_checks_accept_a_right_answer_in_float64():
-    assert m1_5.check_rms_norm(lambda x, w, eps: (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w).double())
+    assert m1_5.check_attention(answer) is False
+    assert m1_5.check_rotate_half_order(answer) is False

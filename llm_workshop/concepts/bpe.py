@@ -110,6 +110,11 @@ class BPETokenizer:
     def __len__(self) -> int:
         return len(self.vocab)
 
+    @property
+    def merge_ids(self) -> dict[Pair, int]:
+        """Every merge as (left id, right id) -> new id, in the order learned: the priority `encode` applies."""
+        return {pair: new_id for pair, (_, new_id) in self._ranks.items()}
+
     @classmethod
     def from_merges(cls, merges: Iterable[tuple[bytes, bytes]], pattern: str = GPT2_PATTERN) -> BPETokenizer:
         """A tokenizer from an ordered list of byte merges, e.g. the first k merges of a trained one."""

@@ -19,7 +19,11 @@ _CHECK_DOCS = [
 ]
 
 
-@grader()
+@grader(
+    "tf: tf = np.zeros(len(vocab)), then tf[vocab.index(token)] += 1 for each token of the document; df: for each "
+    "corpus document, add 1 at every index in set(vocab.encode(doc)).",
+    "idf = np.where(df > 0, np.log(len(corpus_tokens) / np.maximum(df, 1)), 0.0), and return tf * idf.",
+)
 def check_tf_idf_one(fn: Callable[[Sequence[str], Sequence[Sequence[str]], Vocab], np.ndarray]) -> tuple[bool, str]:
     """Check `fn(doc_tokens, corpus_tokens, vocab)`: the TF-IDF vector of one document against `tf_idf`."""
     corpus = [tokenize(d) for d in _CHECK_DOCS]
@@ -70,7 +74,10 @@ _CHECK_VECTORS = [
 ]
 
 
-@grader()
+@grader(
+    "np.linalg.norm(a) is the length of a, the square root of a @ a; the cosine divides a @ b by both lengths.",
+    "return a @ b / (np.linalg.norm(a) * np.linalg.norm(b)).",
+)
 def check_cosine(fn: Callable[[np.ndarray, np.ndarray], float]) -> tuple[bool, str]:
     """Check `fn(a, b)`: the cosine similarity of two non-zero vectors, a·b / (|a| |b|)."""
     for a, b in _CHECK_VECTORS:

@@ -13,7 +13,11 @@ from llm_workshop.course.verdict import attempt, grader
 _CHECK_SENTENCES = ["the quick brown fox jumps over the lazy dog", "holmes looked at me", "elementary", ""]
 
 
-@grader()
+@grader(
+    "for i, target in enumerate(tokens): the context positions are j in range(max(0, i - window), "
+    "min(len(tokens), i + window + 1)), all but j == i.",
+    "append (target, tokens[j]) for each such j, and return the list of pairs.",
+)
 def check_skipgram_pairs(fn: Callable[[Sequence[str], int], Iterable[tuple[str, str]]]) -> tuple[bool, str]:
     """Check `fn(tokens, window)`: the (target, context) skip-gram pairs, in any order, against `skipgram_pairs`."""
     for sentence in _CHECK_SENTENCES:
@@ -38,7 +42,11 @@ def check_skipgram_pairs(fn: Callable[[Sequence[str], int], Iterable[tuple[str, 
 ANALOGIES = [("man", "woman", "he"), ("he", "she", "him"), ("mr", "mrs", "he"), ("father", "mother", "son")]
 
 
-@grader()
+@grader(
+    "compare by cosine: unit = wv.vectors / np.linalg.norm(wv.vectors, axis=1, keepdims=True), then query = "
+    "unit[row of b] - unit[row of a] + unit[row of c] (rows from wv.key_to_index).",
+    "scores = unit @ query; set the scores of a, b and c to -np.inf; return wv.index_to_key[int(scores.argmax())].",
+)
 def check_analogy(
     fn: Callable[[Any, str, str, str], str], wv: Any, analogies: Sequence[tuple[str, str, str]] = ANALOGIES
 ) -> tuple[bool, str]:

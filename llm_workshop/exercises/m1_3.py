@@ -11,7 +11,10 @@ from llm_workshop.concepts.objectives import span_corrupt
 from llm_workshop.course.verdict import attempt, grader
 
 
-@grader()
+@grader(
+    "start from torch.ones(n, n, dtype=torch.bool): row i is query i, column j key j; keep j <= i.",
+    "torch.ones(n, n, dtype=torch.bool).tril() keeps the diagonal and everything below it.",
+)
 def check_causal_mask(fn: Callable[[int], torch.Tensor]) -> tuple[bool, str]:
     """Exercise check: `fn(n)` must return an (n, n) boolean mask, True on and below the diagonal."""
     for n in (1, 2, 5, 9):
@@ -35,7 +38,11 @@ _CHECK_CASES = [
 ]
 
 
-@grader()
+@grader(
+    "walk through the spans in order with a position that starts at 0: inputs get tokens[position:start] and then "
+    "sentinel(i); targets get sentinel(i) and then tokens[start:end]; position becomes end.",
+    "after the loop: inputs += tokens[position:], and targets end with sentinel(len(spans)).",
+)
 def check_span_corruption(
     fn: Callable[[Sequence[str], Sequence[tuple[int, int]]], tuple[list[str], list[str]]],
 ) -> tuple[bool, str]:

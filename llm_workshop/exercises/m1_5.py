@@ -2,78 +2,128 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
-from llm_workshop.concepts.attention import causal_mask
-from llm_workshop.concepts.gpt import Block
-from llm_workshop.concepts.qwen2 import RMSNorm
+from llm_workshop.concepts.attention import MultiHeadAttention, causal_mask
 from llm_workshop.course.verdict import attempt, grader
 
 
-@grader()
-def check_rms_norm(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> tuple[bool, str]:
-    """Exercise check: `fn(x, weight, eps)` must equal RMSNorm's output (within 1e-5)."""
+class _WeightsOnly(MultiHeadAttention):
+    """The learner gets the projections to compute with, but not a forward pass to call."""
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("write the attention yourself from attn.q_proj, k_proj, v_proj and out_proj")
+
+
+def _heads(attn: MultiHeadAttention, t: torch.Tensor) -> torch.Tensor:
+    """(batch, length, d_model) -> (batch, heads, length, d_head)."""
+    return t.view(*t.shape[:2], attn.n_heads, attn.d_head).transpose(1, 2)
+
+
+def _slips(attn: MultiHeadAttention, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The outputs of the common slips, so that the hint can name the one the learner made."""
+    length = x.shape[1]
+    q, k, v = _heads(attn, attn.q_proj(x)), _heads(attn, attn.k_proj(x)), _heads(attn, attn.v_proj(x))
+    mask = causal_mask(length)
+
+    def attend(scale: float, masked: bool = True, dim: int = -1) -> torch.Tensor:
+        scores = q @ k.transpose(-2, -1) / scale
+        weights = scores.masked_fill(~mask, float("-inf")).softmax(dim) if masked else scores.softmax(dim)
+        return torch.nan_to_num(weights) @ v
+
+    def merged(heads: torch.Tensor) -> torch.Tensor:
+        return heads.transpose(1, 2).reshape(*x.shape[:2], attn.d_model)
+
+    d_head = attn.d_head
+    one_head = attn.q_proj(x) @ attn.k_proj(x).transpose(-2, -1) / math.sqrt(attn.d_model)
+    one_head = one_head.masked_fill(~mask, float("-inf"))
+    return {
+        "mask the future: scores of keys j > i become -inf before the softmax (attention.causal_mask(T)).": (
+            attn.out_proj(merged(attend(math.sqrt(d_head), masked=False)))
+        ),
+        "divide the scores by sqrt(d_head), the width of ONE head (attn.d_head), before the softmax.": (
+            attn.out_proj(merged(attend(1.0)))
+        ),
+        "scale by sqrt(d_head), the width of one head, not sqrt(d_model).": (
+            attn.out_proj(merged(attend(math.sqrt(attn.d_model))))
+        ),
+        "the softmax runs over the keys, the last dimension of the scores (dim=-1).": (
+            attn.out_proj(merged(attend(math.sqrt(d_head), dim=-2)))
+        ),
+        "finish with the output projection: attn.out_proj(merged heads).": merged(attend(math.sqrt(d_head))),
+        "merge the heads back with .transpose(1, 2) before the reshape to (batch, length, d_model).": attn.out_proj(
+            attend(math.sqrt(d_head)).reshape(*x.shape[:2], attn.d_model)
+        ),
+        "split q, k and v into attn.n_heads heads of attn.d_head dimensions; each head attends on its own.": (
+            attn.out_proj(one_head.softmax(-1) @ attn.v_proj(x))
+        ),
+    }
+
+
+@grader(
+    "q = attn.q_proj(x) (k, v alike), viewed as (batch, length, heads, d_head) and transposed to (batch, heads, "
+    "length, d_head); scores = q @ k.transpose(-2, -1) / sqrt(d_head); mask; softmax(-1); weights @ v.",
+    "then heads.transpose(1, 2).reshape(batch, length, d_model) and attn.out_proj(...). The mask: "
+    "scores.masked_fill(~attention.causal_mask(length), float('-inf')).",
+)
+def check_attention(fn: Callable[[MultiHeadAttention, torch.Tensor], torch.Tensor]) -> tuple[bool, str]:
+    """Exercise check: `fn(attn, x)` is causal multi-head self-attention with `attn`'s weights (within 1e-5)."""
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 5, 16, generator=generator) * 3 + 1
-    weight = torch.rand(16, generator=generator) + 0.5
-    for eps in (1e-6, 0.5):
-        norm = RMSNorm(16, eps)
+    for d_model, n_heads, length in ((16, 4, 6), (24, 2, 5), (8, 1, 3)):
+        torch.manual_seed(d_model)
+        attn = MultiHeadAttention(d_model, n_heads).eval()
+        weights_only = _WeightsOnly(d_model, n_heads).eval()
+        weights_only.load_state_dict(attn.state_dict())
+        x = torch.randn(2, length, d_model, generator=generator)
         with torch.no_grad():
-            norm.weight.copy_(weight)
-            expected = norm(x)
-        got, error = attempt(fn, x.clone(), weight.clone(), eps)
-        if error:
-            return False, error
-        if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-            return False, f"return a tensor of the input's shape {tuple(x.shape)}."
-        got = got.detach().float()
-        if torch.allclose(got, expected, atol=1e-5):
-            continue
-        centred = F.layer_norm(x, (16,), weight, eps=eps)
-        if torch.allclose(got, centred, atol=1e-5):
-            return False, "that is LayerNorm: RMSNorm does not subtract the mean."
-        if torch.allclose(got, expected / weight, atol=1e-5):
-            return False, "multiply by the learned weight at the end."
-        rms = x.pow(2).mean(-1, keepdim=True).sqrt()
-        if any(torch.allclose(got, x / wrong * weight, atol=1e-5) for wrong in (rms, rms + eps)):
-            return False, "add eps inside the square root: sqrt(mean(x^2) + eps)."
-        return False, "divide x by the root of the mean of x^2 over the last dimension (keepdim=True)."
+            expected = attn(x, mask=causal_mask(length))[0]
+            got, error = attempt(fn, weights_only, x.clone())
+            if error:
+                return False, error
+            if isinstance(got, tuple):
+                return False, "return only the output tensor, not (output, weights)."
+            if not isinstance(got, torch.Tensor) or got.shape != x.shape:
+                shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+                return False, f"return a tensor of the input's shape {tuple(x.shape)}, got {shape}."
+            if torch.allclose(got.float(), expected, atol=1e-5):
+                continue
+            if n_heads == 1:
+                return False, "with one head it should still be softmax(q k^T / sqrt(d)) v under the causal mask."
+            slip = next((h for h, out in _slips(attn, x).items() if torch.allclose(got.float(), out, atol=1e-5)), None)
+            return (
+                False,
+                slip or "the output differs from causal multi-head attention; go through the steps one by one.",
+            )
     return True, ""
 
 
-@grader()
-def check_block_forward(fn: Callable[[Block, torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[bool, str]:
-    """Exercise check: `fn(block, x, mask)` must give the pre-LN block's output (within 1e-5)."""
-    torch.manual_seed(0)
-    block = Block(dim=16, n_heads=4, hidden=32).eval()
-    x, mask = torch.randn(2, 6, 16), causal_mask(6)
-    with torch.no_grad():
-        expected = block(x, mask)
-        got, error = attempt(fn, block, x, mask)
+@grader(
+    "in Meta's layout a head's dimensions pair as (0, 1), (2, 3), ...; in transformers' as (0, d/2), (1, d/2 + 1), "
+    "...: the first member of every pair goes to the first half, the second member to the second half.",
+    "the even indices, then the odd ones: list(range(0, head_dim, 2)) + list(range(1, head_dim, 2)).",
+)
+def check_rotate_half_order(fn: Callable[[int], list[int]]) -> tuple[bool, str]:
+    """Exercise check: `fn(head_dim)` is the order that takes interleaved RoPE pairs to the rotate-half layout."""
+    for head_dim in (2, 4, 8, 64):
+        expected = [*range(0, head_dim, 2), *range(1, head_dim, 2)]
+        got, error = attempt(fn, head_dim)
         if error:
             return False, error
-        if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-            return False, f"return a tensor of the input's shape {tuple(x.shape)}."
-        got = got.float()
-        if torch.allclose(got, expected, atol=1e-5):
-            return True, ""
-        attn = block.attn(block.ln_1(x), mask=mask)[0]
-        post_ln = block.ln_1(x + block.attn(x, mask=mask)[0])
-        post_ln = block.ln_2(post_ln + block.mlp(post_ln))
-        hints = {
-            "that is the post-LN block of the 2017 Transformer; GPT-2 normalises before each sub-layer: x + f(LN(x)).": post_ln,
-            "keep the residual connections: add each sub-layer's output to its input.": block.mlp(block.ln_2(attn)),
-            "pass the causal mask to the attention, or tokens see the future.": (
-                x + block.attn(block.ln_1(x))[0] + block.mlp(block.ln_2(x + block.attn(block.ln_1(x))[0]))
-            ),
-            "the MLP reads the output of the attention step, LN_2(x + attention), not the original x.": (
-                x + attn + block.mlp(block.ln_2(x))
-            ),
-        }
-    for hint, wrong in hints.items():
-        if torch.allclose(got, wrong, atol=1e-5):
-            return False, hint
-    return False, "x = x + attn(ln_1(x), mask=mask)[0], then x + mlp(ln_2(x))."
+        try:
+            got = [int(i) for i in got]
+        except (TypeError, ValueError):
+            return False, "return a list of ints: the position in Meta's layout of each dimension, in the new order."
+        if got == expected:
+            continue
+        if sorted(got) != list(range(head_dim)):
+            return False, f"for head_dim={head_dim} list every index 0..{head_dim - 1} exactly once."
+        if got == list(range(head_dim)):
+            return False, "that leaves the layout as it is; the pairs must move."
+        inverse = sorted(range(head_dim), key=expected.__getitem__)
+        if got == inverse:
+            return False, "that is the way back (rotate-half to interleaved); we need interleaved to rotate-half."
+        return False, f"for head_dim={head_dim} dimension i of the new layout comes from index order[i] of the old."
+    return True, ""
