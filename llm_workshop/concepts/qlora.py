@@ -12,18 +12,12 @@ inference-only packed layout on the first eval-mode forward without gradients. T
 afterwards fails inside `matmul_4bit` ("a view of a leaf Variable ... in-place operation"), and the
 conversion also rounds the block scales to bf16, so numbers differ between CPUs. `keep_4bit_trainable`
 turns the conversion off and undoes one already done; CPUs without the instruction are unaffected.
-
-transformers 5.2x renamed gradient checkpointing to activation checkpointing (`activation_checkpointing=` in the
-training arguments, `model.activation_checkpointing_enable()`); the old names still work there but warn that they
-are deprecated, and Colab's transformers 5.15 knows only the old ones. `checkpointing_args` and
-`enable_checkpointing` use whichever name the installed transformers has.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import TrainingArguments
 
 
 def adapter_dtype(args) -> torch.dtype:
@@ -41,21 +35,6 @@ def cast_adapters(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     for name, param in model.named_parameters():
         if "lora_" in name and "lora_magnitude_vector" not in name:
             param.data = param.data.to(dtype)
-    return model
-
-
-def checkpointing_args(enabled: bool) -> dict[str, bool]:
-    """The training-arguments switch of activation (gradient) checkpointing, under the name this transformers knows:
-    `activation_checkpointing` from 5.2x on, `gradient_checkpointing` before. TRL's configs turn it on by default."""
-    new = hasattr(TrainingArguments, "activation_checkpointing")
-    return {"activation_checkpointing" if new else "gradient_checkpointing": enabled}
-
-
-def enable_checkpointing(model: nn.Module) -> nn.Module:
-    """Turn on activation checkpointing with the method this transformers has (`activation_checkpointing_enable`,
-    or `gradient_checkpointing_enable` before 5.2x); returns the model."""
-    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-    enable()
     return model
 
 
