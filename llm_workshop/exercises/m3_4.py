@@ -11,7 +11,10 @@ from llm_workshop.concepts.ppo import kl_penalised_rewards
 from llm_workshop.course.verdict import attempt, grader
 
 
-@grader()
+@grader(
+    "Each log-ratio is policy minus reference: (policy_chosen - ref_chosen) and (policy_rejected - ref_rejected).",
+    "-torch.nn.functional.logsigmoid(beta * (chosen log-ratio - rejected log-ratio)).mean()",
+)
 def check_dpo_loss(fn: Callable[..., torch.Tensor | float]) -> tuple[bool, str]:
     """Exercise check: `fn(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)` must return `dpo_loss`."""
     generator = torch.Generator().manual_seed(0)
