@@ -268,10 +268,9 @@ def ppo_train(
         with torch.no_grad():
             _, old_values = _forward(policy, ids, attention, roll.prompt_len, config.temperature, value_head)
             rewards, kl = kl_penalised_rewards(roll.scores, roll.logprobs, roll.ref_logprobs, mask, config.kl_coef)
-            if penalised_rewards is not None:
-                rewards = torch.as_tensor(
-                    penalised_rewards(roll.scores, roll.logprobs, roll.ref_logprobs, mask, config.kl_coef)
-                ).to(rewards)
+            if penalised_rewards is not None:  # on copies: a function that writes into its inputs changes nothing here
+                inputs = (t.clone() for t in (roll.scores, roll.logprobs, roll.ref_logprobs, mask))
+                rewards = torch.as_tensor(penalised_rewards(*inputs, config.kl_coef)).to(rewards)
             advantages, returns = gae(rewards, old_values, mask, config.gamma, config.lam)
             advantages = masked_whiten(advantages, mask)
         stats = []  # (policy loss, value loss, fraction of clipped ratios) of every minibatch update

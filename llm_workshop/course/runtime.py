@@ -144,7 +144,6 @@ def quiet_libraries() -> None:
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
 
-
 def setup(seed: int = 0, requires_gpu: bool = False) -> Runtime:
     """Choose tier, device and dtype, seed everything, print one line saying what and why.
 
