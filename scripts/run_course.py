@@ -44,6 +44,22 @@ LESSON_LINES: dict[str, dict[str, str]] = {
         "zero_shot_recall": r"The favourite colour of [\s\S]*?zero-shot\s+accuracy ([\d.]+)",
         "few_shot_recall": r"The favourite colour of [\s\S]*?few-shot\s+accuracy ([\d.]+)",
     },
+    "module_02/05_judging_models.ipynb": {
+        "judge_verdicts": r"judge: ([\d.]+) of pairs with a verdict",
+        "judge_accuracy": r"judge: [\d.]+ of pairs with a verdict, accuracy ([\d.]+)",
+        "closed_unsupported": r"unsupported answers: closed book ([\d.]+)",
+        "open_unsupported": r"unsupported answers: closed book [\d.]+, open book ([\d.]+)",
+        "plain_written": r"injection: plain (\d+)/\d+ attacks written",
+        "guarded_written": r"injection: plain \d+/\d+ attacks written, guarded (\d+)/",
+        "sandbox_through": r"sandbox let through (\d+)/",
+    },
+    "module_02/06_retrieval_augmented_generation.ipynb": {
+        "bm25_recall": r"retrieval recall@5: bm25 ([\d.]+)",
+        "dense_recall": r"retrieval recall@5: bm25 [\d.]+, dense ([\d.]+)",
+        "hybrid_recall": r"retrieval recall@5: bm25 [\d.]+, dense [\d.]+, hybrid ([\d.]+)",
+        "closed_accuracy": r"answer accuracy: closed book ([\d.]+)",
+        "rag_accuracy": r"answer accuracy: closed book [\d.]+ -> with retrieval ([\d.]+)",
+    },
     "module_03/03_instruction_tuning_text_to_sql.ipynb": {
         "base_accuracy": r"execution accuracy: base ([\d.]+) -> tuned",
         "tuned_accuracy": r"execution accuracy: base [\d.]+ -> tuned ([\d.]+)",
