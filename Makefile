@@ -55,7 +55,7 @@ bench: setup
 # The lesson notebooks with another CPU's kernels (AVX2 on an AVX-512 machine, scalar ones on an AVX2 machine) and a
 # fresh smoke cache, their lesson lines printed beside those of the machine's own kernels (build/measured.json).
 test-kernels: setup
-	$(PY) scripts/other_kernels.py
+	$(PY) scripts/other_kernels.py $(NOTEBOOKS)
 
 # Every smoke stand-in built by a 1-thread and a 2-thread process from empty caches: the same bytes (a few minutes).
 check-determinism: setup

@@ -1,6 +1,7 @@
 """Run the lesson notebooks with another CPU's kernels and a fresh smoke cache, as a stand-in for a learner's laptop.
 
     python scripts/other_kernels.py        # make test-kernels; after `make run` (its build/measured.json)
+    python scripts/other_kernels.py module_02/05_judging_models.ipynb     # only the lesson notebooks named
 
 On a machine whose PyTorch kernels are AVX-512, PyTorch, MKL and oneDNN are switched to AVX2 ones; on an AVX2 machine
 PyTorch is switched to its scalar ("default") kernels. Float rounding changes, so the smoke models build to other
@@ -44,7 +45,10 @@ def other_kernels(own: str) -> dict[str, str]:
     raise SystemExit(f"PyTorch already runs its {own} kernels here; there is no other x86 kernel set to switch to.")
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    unknown = [name for name in names if name not in LESSON_LINES]
+    if unknown:
+        sys.exit(f"Not a lesson notebook: {', '.join(unknown)}; the lesson notebooks are {', '.join(LESSON_LINES)}.")
     measured_file = BUILD / "measured.json"
     if not measured_file.is_file():
         sys.exit("No build/measured.json to compare with: run `make run` first (the machine's own kernels).")
@@ -60,7 +64,7 @@ def main() -> int:
         f"PyTorch kernels: the machine's own {own}; this run {other} ({' '.join(f'{k}={v}' for k, v in switch.items())})"
     )
     runs = {}
-    for path in LESSON_LINES:
+    for path in names or LESSON_LINES:
         print(f"  {path} ...", end=" ", flush=True)
         run = runs[path] = execute(ROOT / path, BUILD / "kernels" / Path(path).parent, env=env)
         print(f"{'ok' if run.ok else 'FAILED (' + run.error + ')'} in {run.seconds:.1f} s", flush=True)
@@ -89,4 +93,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
