@@ -223,23 +223,31 @@ def greedy_acceptance(draft, target_output: torch.Tensor, prompt_len: int) -> fl
 
 
 @torch.no_grad()
-def seconds_per_pass(model, ids: torch.Tensor, n_new: int, start: int = 8) -> float:
-    """Mean seconds of one cached forward pass over `n_new` new tokens, as the loop runs them: the context grows one
-    token per pass from `start` to the end of `ids` (1, n), the cache cropped back after each pass as after a round
-    whose first draft was rejected."""
-    if not 0 < start < ids.shape[1] - n_new:
-        raise ValueError(f"ids of length {ids.shape[1]} leave no pass of {n_new} tokens after start={start}")
-    cache = DynamicCache(config=model.config)
-    cached = {cache_argument(model): cache, "use_cache": True}
-    model(input_ids=ids[:, : start - 1], **cached)
-    seconds, positions = 0.0, range(start - 1, ids.shape[1] - n_new)
-    for p in positions:
-        begin = time.perf_counter()
-        model(input_ids=ids[:, p : p + n_new], logits_to_keep=n_new, **cached)
-        seconds += time.perf_counter() - begin
-        if n_new > 1:
-            cache.crop(-(n_new - 1))
-    return seconds / len(positions)
+def seconds_per_pass(passes: dict, ids: torch.Tensor, start: int = 8, repeats: int = 5) -> dict:
+    """Mean seconds of one cached forward pass for every `name: (model, n_new)` in `passes`, as the loop meets them:
+    `n_new` new tokens per pass, the context growing one token per pass from `start` along `ids` (1, n), the cache
+    cropped back after each pass as after a round whose first draft was rejected. At every context length the passes
+    take turns, so that all meet the same load on the machine; each is timed `repeats` times and its fastest kept."""
+    n_max = max(n_new for _, n_new in passes.values())
+    if not 0 < start < ids.shape[1] - n_max:
+        raise ValueError(f"ids of length {ids.shape[1]} leave no pass of {n_max} tokens after start={start}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    positions = range(start - 1, ids.shape[1] - n_max)
+    best = {name: torch.full((len(positions),), float("inf")) for name in passes}
+    for _ in range(repeats):
+        caches = {name: DynamicCache(config=model.config) for name, (model, _) in passes.items()}
+        for name, (model, _) in passes.items():
+            model(input_ids=ids[:, : start - 1], use_cache=True, **{cache_argument(model): caches[name]})
+        for j, p in enumerate(positions):
+            for name, (model, n_new) in passes.items():
+                cached = {cache_argument(model): caches[name], "use_cache": True}
+                begin = time.perf_counter()
+                model(input_ids=ids[:, p : p + n_new], logits_to_keep=n_new, **cached)
+                best[name][j] = min(best[name][j].item(), time.perf_counter() - begin)
+                if n_new > 1:
+                    caches[name].crop(-(n_new - 1))
+    return {name: seconds.mean().item() for name, seconds in best.items()}
 
 
 def predicted_speedup(alpha: float, c: float, k: int, verify_cost: float = 1.0) -> float:
