@@ -24,7 +24,17 @@ from llm_workshop.concepts.preferences import generated_pairs, pairs_from_review
 from llm_workshop.course.cache import build_key, cache_dir
 from llm_workshop.course.data import HUB_ASSETS
 from llm_workshop.course.runtime import rehearsal_mode, valid_tier
-from llm_workshop.standins import chat, distilbert, distilgpt2, encoder, gpt2, instruct, qa_reader, sentiment
+from llm_workshop.standins import (
+    chat,
+    distilbert,
+    distilgpt2,
+    encoder,
+    gpt2,
+    gpt2_medium,
+    instruct,
+    qa_reader,
+    sentiment,
+)
 from llm_workshop.standins.base import one_thread
 from llm_workshop.standins.hub_datasets import dataset_standin
 
@@ -63,14 +73,13 @@ REGISTRY: dict[str, ModelSpec] = {
     ),
     "gpt2-medium": ModelSpec(
         "gpt2-medium",
-        gpt2.build_copy,
-        "GPT-2 medium (355M), the target model of speculative decoding (smoke: the smoke gpt2, copied)",
-        needs=("gpt2",),
+        gpt2_medium.build,
+        "GPT-2 medium (355M), the target model of speculative decoding (smoke: 10 layers, grown from 2 by stacking)",
     ),
     "distilgpt2": ModelSpec(
         "distilgpt2",
         distilgpt2.build,
-        "DistilGPT-2 (82M), GPT-2's distilled student: a draft for gpt2-medium",
+        "DistilGPT-2 (82M), GPT-2's distilled student: a draft for gpt2-medium (smoke: distilled from it)",
         needs=("gpt2-medium",),
     ),
     "encoder": ModelSpec(

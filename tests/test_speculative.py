@@ -183,10 +183,62 @@ def test_bad_input_is_one_clear_sentence(pair):
     )  # the registry pair shares one
 
 
-def test_check_acceptance_rule_accepts_the_rule_and_rejects_near_misses():
-    assert m2_4.check_acceptance_rule(speculative.accept_probability, speculative.residual_distribution)
-    no_min = lambda p, q, t: (p[t] / q[t]).item()  # noqa: E731
-    assert not m2_4.check_acceptance_rule(no_min, speculative.residual_distribution)
-    resample_p = lambda p, q: p  # noqa: E731
-    assert not m2_4.check_acceptance_rule(speculative.accept_probability, resample_p)
-    assert not m2_4.check_acceptance_rule(lambda p, q, t: 1 / 0, speculative.residual_distribution)
+def test_check_verify_round_accepts_the_rule_and_rejects_near_misses():
+    assert m2_4.check_verify_round(speculative.verify_sampled)
+
+    def resample_p(p, q, drafted, generator):  # after a rejection draws from p, not from the residual
+        u = torch.rand((), generator=generator).item()
+        if u < speculative.accept_probability(p[0], q[0], drafted[0]):
+            return [drafted[0], int(torch.multinomial(p[1], 1, generator=generator))]
+        return [int(torch.multinomial(p[0], 1, generator=generator))]
+
+    def always_keep(p, q, drafted, generator):
+        return [*drafted, int(torch.multinomial(p[len(drafted)], 1, generator=generator))]
+
+    assert not m2_4.check_verify_round(resample_p)
+    assert not m2_4.check_verify_round(always_keep)
+    assert not m2_4.check_verify_round(lambda p, q, drafted, generator: 1 / 0)
+
+
+def test_predicted_speedup_is_leviathans_formula_with_the_verifying_pass_costed():
+    # Leviathan et al. 2023, Theorem 3.8: (1 - a^(k+1)) / ((1 - a)(c k + 1))
+    assert speculative.predicted_speedup(0.5, 0.1, 2) == pytest.approx(1.75 / 1.2)
+    assert speculative.predicted_speedup(0.5, 0.1, 2, verify_cost=1.5) == pytest.approx(1.75 / 1.7)
+    assert speculative.predicted_speedup(0.0, 0.2, 3) == pytest.approx(1 / 1.6)  # a useless draft only costs
+    with pytest.raises(ValueError, match="0 <= alpha <= 1"):
+        speculative.predicted_speedup(1.5, 0.1, 2)
+
+
+def test_check_speedup_accepts_the_formula_and_rejects_near_misses():
+    assert m2_4.check_speedup(lambda a, c, k, v: speculative.predicted_speedup(a, c, k, v))
+    assert not m2_4.check_speedup(lambda a, c, k, v: speculative.predicted_speedup(a, c, k))  # ignores v
+    assert not m2_4.check_speedup(lambda a, c, k, v: (1 - a**k) / (1 - a) / (c * k + v))  # forgets the bonus
+    assert not m2_4.check_speedup(lambda a, c, k, v: "fast")
+
+
+@pytest.mark.slow
+def test_the_smoke_draft_proposes_the_targets_greedy_tokens(pair):
+    """The smoke draft was distilled on the target's greedy text: alpha on the notebook's prompts is high, and the
+    target as its own draft scores 1."""
+    target, draft, tokenizer = pair
+    alphas = []
+    for prompt in PROMPTS:
+        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+        greedy = decoding.generate(target, ids, NEW)
+        alphas.append(speculative.greedy_acceptance(draft, greedy, ids.shape[1]))
+        assert speculative.greedy_acceptance(target, greedy, ids.shape[1]) == 1.0
+    assert sum(alphas) / len(alphas) > 0.6, f"alpha per prompt {alphas}"
+    with pytest.raises(ValueError, match="prompt_len must be between"):
+        speculative.greedy_acceptance(draft, greedy, 0)
+
+
+@pytest.mark.slow
+def test_seconds_per_pass_grows_with_the_model_and_the_tokens(pair):
+    """The 10-layer target's pass costs clearly more than the 1-layer draft's (every pass the fastest of 3)."""
+    target, draft, tokenizer = pair
+    ids = tokenizer(" ".join(PROMPTS * 6), return_tensors="pt")["input_ids"][:, :80]
+    costs = speculative.seconds_per_pass({"target": (target, 1), "draft": (draft, 1)}, ids, repeats=3)
+    target_pass, draft_pass = costs["target"], costs["draft"]
+    assert draft_pass < 0.5 * target_pass, f"draft {draft_pass * 1e3:.2f} ms vs target {target_pass * 1e3:.2f} ms"
+    with pytest.raises(ValueError, match="no pass of 5 tokens"):
+        speculative.seconds_per_pass({"verify": (target, 5)}, ids[:, :10], start=8)

@@ -3,14 +3,19 @@
 Greedy: the output is the target's own greedy output, token for token, and the same as transformers' assisted
 generation (`generate(..., assistant_model=draft)`). Sampling: the accept/reject rule of Leviathan et al. (2023)
 and Chen et al. (2023) keeps the target's distribution exactly (tests/test_speculative.py checks both).
+Whether it pays in wall-clock time depends on the acceptance rate and on what a draft pass and a verifying pass cost
+next to a plain target pass: `greedy_acceptance`, `seconds_per_pass` and `predicted_speedup` measure and combine them.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
+
+from llm_workshop.concepts.decoding import cache_argument
 
 
 @dataclass
@@ -87,11 +92,13 @@ class _CachedModel:
     def __init__(self, model):
         self.model = model
         self.cache = DynamicCache(config=model.config)
+        self.cache_argument = cache_argument(model)  # `cache` in transformers 5.24, `past_key_values` before
 
     def logits(self, ids: torch.Tensor, n_last: int) -> torch.Tensor:
         """Logits of the last `n_last` positions of `ids` (1, n), shape (n_last, vocab), in float32."""
         new = ids[:, self.cache.get_seq_length() :]
-        out = self.model(input_ids=new, past_key_values=self.cache, use_cache=True, logits_to_keep=n_last)
+        cached = {self.cache_argument: self.cache}
+        out = self.model(input_ids=new, use_cache=True, logits_to_keep=n_last, **cached)
         return out.logits[0].float()
 
     def rollback(self, length: int) -> None:
@@ -200,3 +207,54 @@ def expected_tokens_per_round(alpha: float, k: int) -> float:
     if alpha >= 1:
         return float(k + 1)
     return (1 - alpha ** (k + 1)) / (1 - alpha)
+
+
+# --- what the wall clock depends on --------------------------------------------------------------------
+
+
+@torch.no_grad()
+def greedy_acceptance(draft, target_output: torch.Tensor, prompt_len: int) -> float:
+    """Fraction of the target's greedy tokens in `target_output` (1, n) after its first `prompt_len` that the draft
+    would have proposed itself, given the same prefix: the per-token acceptance rate alpha of greedy drafting."""
+    if not 0 < prompt_len < target_output.shape[1]:
+        raise ValueError(f"prompt_len must be between 1 and {target_output.shape[1] - 1}, got {prompt_len}")
+    guesses = draft(input_ids=target_output).logits[0, prompt_len - 1 : -1].argmax(-1)
+    return (guesses == target_output[0, prompt_len:]).float().mean().item()
+
+
+@torch.no_grad()
+def seconds_per_pass(passes: dict, ids: torch.Tensor, start: int = 8, repeats: int = 5) -> dict:
+    """Mean seconds of one cached forward pass for every `name: (model, n_new)` in `passes`, as the loop meets them:
+    `n_new` new tokens per pass, the context growing one token per pass from `start` along `ids` (1, n), the cache
+    cropped back after each pass as after a round whose first draft was rejected. At every context length the passes
+    take turns, so that all meet the same load on the machine; each is timed `repeats` times and its fastest kept."""
+    n_max = max(n_new for _, n_new in passes.values())
+    if not 0 < start < ids.shape[1] - n_max:
+        raise ValueError(f"ids of length {ids.shape[1]} leave no pass of {n_max} tokens after start={start}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    positions = range(start - 1, ids.shape[1] - n_max)
+    best = {name: torch.full((len(positions),), float("inf")) for name in passes}
+    for _ in range(repeats):
+        caches = {name: DynamicCache(config=model.config) for name, (model, _) in passes.items()}
+        for name, (model, _) in passes.items():
+            model(input_ids=ids[:, : start - 1], use_cache=True, **{cache_argument(model): caches[name]})
+        for j, p in enumerate(positions):
+            for name, (model, n_new) in passes.items():
+                cached = {cache_argument(model): caches[name], "use_cache": True}
+                begin = time.perf_counter()
+                model(input_ids=ids[:, p : p + n_new], logits_to_keep=n_new, **cached)
+                best[name][j] = min(best[name][j].item(), time.perf_counter() - begin)
+                if n_new > 1:
+                    caches[name].crop(-(n_new - 1))
+    return {name: seconds.mean().item() for name, seconds in best.items()}
+
+
+def predicted_speedup(alpha: float, c: float, k: int, verify_cost: float = 1.0) -> float:
+    """Wall-clock speed-up over plain decoding: tokens per round / cost of a round in target passes,
+    E(alpha, k) / (c k + verify_cost). With verify_cost = 1 this is Leviathan et al.'s Theorem 3.8."""
+    if not 0 <= alpha <= 1 or c <= 0 or k < 1 or verify_cost <= 0:
+        raise ValueError(
+            f"need 0 <= alpha <= 1, c > 0, k >= 1 and verify_cost > 0; got {alpha=}, {c=}, {k=}, {verify_cost=}"
+        )
+    return expected_tokens_per_round(alpha, k) / (c * k + verify_cost)

@@ -3,7 +3,6 @@ Holmes, so that fine-tuning it on the stories shows what fine-tuning the real GP
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import torch
@@ -35,8 +34,3 @@ def build(out: Path) -> None:
     pretrain_causal_lm(model, tokenizer, news_text())
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-
-
-def build_copy(out: Path, source: Path) -> None:
-    """The smoke `gpt2-medium`: the smoke gpt2 in `source`, copied (the full tier's 355M speculative-decoding target)."""
-    shutil.copytree(source, out, dirs_exist_ok=True)
