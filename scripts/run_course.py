@@ -44,6 +44,11 @@ LESSON_LINES: dict[str, dict[str, str]] = {
         "zero_shot_recall": r"The favourite colour of [\s\S]*?zero-shot\s+accuracy ([\d.]+)",
         "few_shot_recall": r"The favourite colour of [\s\S]*?few-shot\s+accuracy ([\d.]+)",
     },
+    "module_02/04_fast_inference.ipynb": {
+        "speedup": r"speculative decoding: ([\d.]+)x wall clock",
+        "predicted_speedup": r"speculative decoding: [\d.]+x wall clock at k=\d+ \(acceptance [\d.]+, cost ratio [\d.]+, predicted ([\d.]+)x\)",
+        "acceptance": r"speculative decoding: [\d.]+x wall clock at k=\d+ \(acceptance ([\d.]+)",
+    },
     "module_02/05_judging_models.ipynb": {
         "judge_verdicts": r"judge: ([\d.]+) of pairs with a verdict",
         "judge_accuracy": r"judge: [\d.]+ of pairs with a verdict, accuracy ([\d.]+)",
