@@ -91,14 +91,46 @@ def test_bad_shapes_and_settings_are_refused():
         ppo.PPOConfig(kl_coef=-1)
 
 
-def test_check_kl_penalised_reward_verdicts(capsys):
-    assert m3_4.check_kl_penalised_reward([-0.1, 0.0, 2.2])
-    assert not m3_4.check_kl_penalised_reward([-0.1, 0.0, 0.2])
+def test_check_kl_penalised_rewards_verdicts(capsys):
+    assert m3_4.check_kl_penalised_rewards(lambda *args: ppo.kl_penalised_rewards(*args)[0])
+
+    def no_score(scores, logprobs, ref, mask, kl_coef):
+        return -kl_coef * (logprobs - ref) * mask
+
+    def last_column(scores, logprobs, ref, mask, kl_coef):
+        rewards = no_score(scores, logprobs, ref, mask, kl_coef)
+        rewards[:, -1] += scores
+        return rewards
+
+    def wrong_sign(scores, logprobs, ref, mask, kl_coef):
+        return ppo.kl_penalised_rewards(scores, logprobs, ref, mask, -kl_coef)[0]
+
+    assert not m3_4.check_kl_penalised_rewards(no_score)
     assert "score" in capsys.readouterr().out
-    assert not m3_4.check_kl_penalised_reward([0.1, 0.0, 1.8])
+    assert not m3_4.check_kl_penalised_rewards(last_column)  # right on the toy, wrong on padded rows
+    assert "mask" in capsys.readouterr().out
+    assert not m3_4.check_kl_penalised_rewards(wrong_sign)
     assert "sign" in capsys.readouterr().out
-    assert not m3_4.check_kl_penalised_reward([0.0, 0.0])
-    assert not m3_4.check_kl_penalised_reward("not numbers")
+    assert not m3_4.check_kl_penalised_rewards(lambda *args: [0.0, 0.0])
+    assert not m3_4.check_kl_penalised_rewards(lambda *args: "not numbers")
+    assert not m3_4.check_kl_penalised_rewards(lambda *args: 1 / 0)
+
+
+@pytest.mark.slow
+def test_ppo_train_uses_the_penalised_rewards_it_is_given():
+    """A reward shaping that ignores the score and the KL leaves nothing to learn: every penalised reward is zero."""
+    calls = []
+
+    def shaping(scores, logprobs, ref, mask, kl_coef):
+        calls.append(tuple(logprobs.shape))
+        return torch.zeros_like(logprobs)
+
+    policy, tokenizer = models.load("gpt2", "smoke")
+    reference, _ = models.load("gpt2", "smoke")
+    config = ppo.PPOConfig(steps=2, batch_size=4, minibatch_size=2, ppo_epochs=1, max_new_tokens=3)
+    logs, _ = ppo.ppo_train(policy, reference, rewards.lexicon_reward, ["The movie was"], config, tokenizer,
+                            progress=False, penalised_rewards=shaping)  # fmt: skip
+    assert len(calls) == 2 and all(log["penalised_reward"] == 0 for log in logs)
 
 
 # --- preference data -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from peft import LoraConfig, get_peft_model
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import (
     AutoModelForCausalLM,
@@ -336,25 +337,63 @@ def test_saved_for_backward_counts_each_storage_once_and_no_weights():
     assert nothing == {}
 
 
-def test_largest_trainable_inverts_training_memory():
-    n = m3_1.largest_trainable_params(**m3_1.LARGEST)
-    assert n == pytest.approx(8 * 80e9 * 0.75 / 16)  # 30B: 16 bytes per parameter, all of it sharded over 8 GPUs
-    setup = {k: v for k, v in m3_1.LARGEST.items() if k not in ("gpu_gb", "states_share")}
-    assert estimate.training_memory_gb(n, **setup) == pytest.approx(0.75 * 80)
-    with pytest.raises(ValueError, match="states_share"):
-        m3_1.largest_trainable_params(**{**m3_1.LARGEST, "states_share": 0})
+def test_check_compute_optimal(capsys):
+    assert m3_1.check_compute_optimal(estimate.chinchilla_optimal) is True
+    assert m3_1.check_compute_optimal(lambda c: estimate.chinchilla_optimal(c)[::-1]) is False
+    assert "swapped" in capsys.readouterr().out
+    assert m3_1.check_compute_optimal(lambda c: ((c / 6) ** 0.5, (c / 6) ** 0.5)) is False
+    assert "20 tokens per parameter" in capsys.readouterr().out
+    assert m3_1.check_compute_optimal(lambda c: (c / 120, 20 * c / 120)) is False  # no square root
+    assert "spent exactly" in capsys.readouterr().out
+    assert m3_1.check_compute_optimal(lambda c: "70B") is False
+    assert "two numbers" in capsys.readouterr().out
+    assert m3_1.check_compute_optimal(lambda c: 1 / 0) is False
 
 
-def test_check_largest_trainable(capsys):
-    right = m3_1.largest_trainable_params(**m3_1.LARGEST)
-    assert m3_1.check_largest_trainable(right) is True
-    assert m3_1.check_largest_trainable(30e9) is True
-    assert m3_1.check_largest_trainable(30) is False
-    assert "billions" in capsys.readouterr().out
-    assert m3_1.check_largest_trainable(40e9) is False  # no room kept for activations
-    assert "quarter" in capsys.readouterr().out
-    assert m3_1.check_largest_trainable(3.75e9) is False
-    assert "ZeRO-3" in capsys.readouterr().out
-    assert m3_1.check_largest_trainable(right * 2) is False
-    assert m3_1.check_largest_trainable("big") is False
-    assert m3_1.check_largest_trainable(None) is False
+@pytest.mark.parametrize("name", ["llama2-7B", "qwen2.5-0.5B", "qwen2-untied", "mistral", "qwen3-head_dim"])
+def test_projection_shapes_are_the_built_linear_layers(name):
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(CONFIGS[name])
+    layer = model.model.layers[0]
+    built = {
+        n.split(".")[-1]: (m.in_features, m.out_features) for n, m in layer.named_modules() if hasattr(m, "in_features")
+    }
+    assert estimate.projection_shapes(CONFIGS[name]) == built
+
+
+@pytest.mark.parametrize("targets", [estimate.LLAMA_PROJECTIONS, ("q_proj", "v_proj"), ("down_proj",)])
+def test_lora_params_equal_what_peft_trains(targets):
+    config = Qwen2Config(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2,
+    )  # fmt: skip
+    model = get_peft_model(AutoModelForCausalLM.from_config(config), LoraConfig(r=4, target_modules=list(targets)))
+    assert estimate.lora_params(config, 4, targets) == model.get_nb_trainable_parameters()[0]
+
+
+def test_lora_params_of_qwen25_and_bad_input():
+    # r = 16 on all seven projections of Qwen2.5-0.5B: 8.80M parameters, 35 MB in fp32 (3.3's adapter)
+    assert estimate.lora_params(QWEN25_05B, 16) == 8_798_208
+    with pytest.raises(ValueError, match="targets"):
+        estimate.lora_params(QWEN25_05B, 16, ("c_attn",))
+    with pytest.raises(ValueError, match="Llama-style"):
+        estimate.lora_params(GPT2Config(), 16)
+    with pytest.raises(ValueError, match="r must"):
+        estimate.lora_params(QWEN25_05B, 0)
+
+
+def test_qlora_memory_parts():
+    parts = estimate.qlora_memory_gb(LLAMA2_7B, r=64, seq_len=512)
+    n_linear = 32 * (4 * 4096 * 4096 + 3 * 4096 * 11008)
+    assert parts["4-bit weights and constants"] == pytest.approx(n_linear * 4.127 / 8 / 1e9)
+    assert parts["other weights"] == pytest.approx((estimate.count_params(LLAMA2_7B) - n_linear) * 2 / 1e9)
+    assert parts["LoRA weights, gradients, optimizer"] == pytest.approx(estimate.lora_params(LLAMA2_7B, 64) * 12 / 1e9)
+    assert parts["activations (checkpointed)"] == estimate.activation_memory_gb(LLAMA2_7B, 1, 512, "full")
+    assert parts["logits (fp32, x3)"] == pytest.approx(3 * 512 * 32000 * 4 / 1e9)
+    assert sum(parts.values()) < 15  # a 7B QLoRA fine-tune fits a T4
+    fp32 = estimate.qlora_memory_gb(LLAMA2_7B, r=64, seq_len=512, weight_bytes=4, optimizer="adam8bit")
+    assert fp32["LoRA weights, gradients, optimizer"] == pytest.approx(estimate.lora_params(LLAMA2_7B, 64) * 10 / 1e9)
+    with pytest.raises(ValueError, match="optimizer"):
+        estimate.qlora_memory_gb(LLAMA2_7B, 64, 512, optimizer="sgd")
+    with pytest.raises(ValueError, match="weight_bytes"):
+        estimate.qlora_memory_gb(LLAMA2_7B, 64, 512, weight_bytes=1)

@@ -9,7 +9,6 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from llm_workshop.concepts import lora, training
-from llm_workshop.exercises import m3_2
 
 
 def randomize_b(model: nn.Module) -> None:
@@ -113,11 +112,52 @@ def test_the_512_by_64_example():
     assert lora.count_trainable(layer) == (4608, 4608 + 32768)
 
 
-def test_check_lora_params(capsys):
-    assert m3_2.check_lora_params(4608)
-    assert not m3_2.check_lora_params(32768)
-    assert "full matrix" in capsys.readouterr().out
-    assert not m3_2.check_lora_params(4096)
+def test_fused_lora_on_one_part_is_lora_on_that_slice_of_the_weight():
+    torch.manual_seed(0)
+    base = Conv1D(12, 4)  # GPT-2 layout: 4 inputs, 12 outputs = [q | k | v] of width 4
+    nn.init.normal_(base.weight, std=0.1)
+    fused = lora.FusedLoRA(copy.deepcopy(base), {"v": (8, 12)}, r=2, alpha=4)
+    with torch.no_grad():
+        fused.lora_B["v"].normal_()
+    x = torch.randn(3, 4)
+    out, plain = fused(x), base(x)
+    assert torch.equal(out[:, :8], plain[:, :8])  # q and k untouched
+    v_update = x @ (fused.lora_B["v"] @ fused.lora_A["v"]).T * 2.0  # (alpha / r) B A x on v's rows
+    assert torch.allclose(out[:, 8:], plain[:, 8:] + v_update, atol=1e-6)
+
+
+def test_fused_lora_over_the_whole_output_equals_lora_linear():
+    torch.manual_seed(0)
+    base = nn.Linear(6, 5)
+    fused = lora.FusedLoRA(copy.deepcopy(base), {"all": (0, 5)}, r=3, alpha=6)
+    plain = lora.LoRALinear(copy.deepcopy(base), r=3, alpha=6)
+    with torch.no_grad():
+        plain.lora_A.copy_(fused.lora_A["all"])
+        fused.lora_B["all"].normal_()
+        plain.lora_B.copy_(fused.lora_B["all"])
+    x = torch.randn(4, 6)
+    assert torch.allclose(fused(x), plain(x), atol=1e-6)
+
+
+def test_attention_lora_budgets_are_equal_and_only_adapters_train(tiny_gpt2):
+    counts = {}
+    for projections, r in [("q", 8), ("v", 8), ("qv", 4), ("qkvo", 2)]:
+        model = lora.apply_attention_lora(tiny_gpt2(), projections, r=r, alpha=2 * r)
+        counts[projections] = lora.count_trainable(model)[0]
+        assert all("lora_" in n for n, p in model.named_parameters() if p.requires_grad)
+    assert len(set(counts.values())) == 1, counts  # every projection is d x d: r x 2d per matrix and layer
+    model = lora.apply_attention_lora(tiny_gpt2(), "v", r=2, alpha=4)
+    assert isinstance(model.transformer.h[0].attn.c_attn, lora.FusedLoRA)
+    assert not isinstance(model.transformer.h[0].attn.c_proj, lora.LoRALinear)
+
+
+def test_attention_lora_learns(tiny_gpt2):
+    torch.manual_seed(0)
+    model = lora.apply_attention_lora(tiny_gpt2(), ["q", "k", "v", "o"], r=2, alpha=4)
+    ids = torch.randint(0, 100, (4, 16))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    losses = training.train(model, [{"input_ids": ids, "labels": ids}] * 30, opt)
+    assert losses[-1] < losses[0] - 0.1
 
 
 def test_bad_input_raises(tiny_gpt2):
@@ -129,3 +169,7 @@ def test_bad_input_raises(tiny_gpt2):
         lora.apply_lora(tiny_gpt2(), ["q_proj"], r=2, alpha=2)
     with pytest.raises(ValueError, match="dropout"):
         lora.LoRALinear(nn.Linear(4, 4), r=1, alpha=1, dropout=1.0)
+    with pytest.raises(ValueError, match="non-overlapping"):
+        lora.FusedLoRA(nn.Linear(4, 6), {"a": (0, 4), "b": (3, 6)}, r=1, alpha=1)
+    with pytest.raises(ValueError, match="projections"):
+        lora.apply_attention_lora(tiny_gpt2(), ["x"], r=1, alpha=1)

@@ -2,10 +2,11 @@
 `training.pretrain_causal_lm` through it giving what the loop written out by hand gives."""
 
 import math
+import warnings
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, GPT2Config
+from transformers import AutoModelForCausalLM, GPT2Config, TrainingArguments
 
 from llm_workshop.concepts import training
 from llm_workshop.exercises import m2_1, m3_3
@@ -169,3 +170,12 @@ def test_completion_labels_and_its_check(capsys):
     assert not m3_3.check_completion_labels(lambda p, c: (c, c))
     assert not m3_3.check_completion_labels(lambda p, c: 42)
     assert "-100" in capsys.readouterr().out
+
+
+def test_checkpointing_switches_use_the_current_name_without_a_deprecation_warning(tiny_gpt2, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, **training.checkpointing_args(True))
+        model = training.enable_checkpointing(tiny_gpt2())
+    assert getattr(args, "activation_checkpointing", None) or args.gradient_checkpointing
+    assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules())

@@ -178,6 +178,74 @@ def training_memory_gb(
     return n_params * sum(b[k] / shard[k] for k in b) / GB
 
 
+LLAMA_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def projection_shapes(config) -> dict[str, tuple[int, int]]:
+    """(in_features, out_features) of each linear projection in one layer of a Llama-style config (GQA included)."""
+    if getattr(config, "model_type", None) not in LLAMA_STYLE:
+        raise ValueError(f"need a Llama-style config ({', '.join(LLAMA_STYLE)}), got {config.model_type!r}")
+    d, inner, heads = config.hidden_size, config.intermediate_size, config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or d // heads
+    q_out, kv_out = heads * head_dim, (getattr(config, "num_key_value_heads", None) or heads) * head_dim
+    return {
+        "q_proj": (d, q_out),
+        "k_proj": (d, kv_out),
+        "v_proj": (d, kv_out),
+        "o_proj": (q_out, d),
+        "gate_proj": (d, inner),
+        "up_proj": (d, inner),
+        "down_proj": (inner, d),
+    }
+
+
+def lora_params(config, r: int, targets: tuple[str, ...] = LLAMA_PROJECTIONS) -> int:
+    """Parameters LoRA of rank r trains on the `targets` projections of every layer: r × (in + out) per matrix."""
+    shapes = projection_shapes(config)
+    unknown = set(targets) - set(shapes)
+    if unknown or not targets:
+        raise ValueError(f"targets must be some of {LLAMA_PROJECTIONS}, got {targets!r}")
+    r = _positive_int("r", r)
+    return config.num_hidden_layers * sum(r * sum(shapes[name]) for name in targets)
+
+
+def qlora_memory_gb(
+    config,
+    r: int,
+    seq_len: int,
+    batch_size: int = 1,
+    weight_bytes: int = 2,
+    optimizer: str = "adam",
+    dq_bits: float = 0.127,
+    targets: tuple[str, ...] = LLAMA_PROJECTIONS,
+) -> dict[str, float]:
+    """GB of a QLoRA fine-tune of a Llama-style config, part by part (Dettmers et al. 2023's recipe):
+
+    - the linear projections frozen in 4-bit NF4, plus their quantization constants (`dq_bits` bits per weight after
+      double quantization), and the other weights (embeddings, norms, biases) at `weight_bytes` each: 2 (bf16, the
+      QLoRA paper's runs) or 4 (fp32, where peft's `prepare_model_for_kbit_training` casts them on a GPU without bf16);
+    - the LoRA weights on `targets` and their gradients at `weight_bytes` each, and the optimizer's two moments
+      ("adam": fp32, 8 bytes; "adam8bit": 2 bytes);
+    - activations with gradient checkpointing (each layer's 16-bit input) and the logits, which the loss keeps in
+      fp32 about three times over (logits, their log-softmax, their gradient).
+    """
+    if optimizer not in ("adam", "adam8bit"):
+        raise ValueError(f"optimizer must be 'adam' or 'adam8bit' (the LoRA weights' optimizer), got {optimizer!r}")
+    if weight_bytes not in (2, 4):
+        raise ValueError(f"weight_bytes is 2 (bf16/fp16) or 4 (fp32), got {weight_bytes!r}")
+    layers, shapes = config.num_hidden_layers, projection_shapes(config)
+    n_linear = layers * sum(i * o for i, o in shapes.values())
+    n_lora = lora_params(config, r, targets)
+    b, s = _positive_int("batch_size", batch_size), _positive_int("seq_len", seq_len)
+    return {
+        "4-bit weights and constants": n_linear * (4 + _positive("dq_bits", dq_bits)) / 8 / GB,
+        "other weights": (count_params(config) - n_linear) * weight_bytes / GB,
+        "LoRA weights, gradients, optimizer": n_lora * (2 * weight_bytes + (8 if optimizer == "adam" else 2)) / GB,
+        "activations (checkpointed)": activation_memory_gb(config, b, s, "full"),
+        "logits (fp32, x3)": 3 * b * s * config.vocab_size * 4 / GB,
+    }
+
+
 def _shape(config) -> tuple[int, int, int]:
     """(hidden size, layers, attention heads) of a GPT-2 or Llama-style config."""
     if getattr(config, "model_type", None) == "gpt2":

@@ -69,6 +69,64 @@ class LoRALinear(nn.Module):
         return f"r={self.r}, alpha={self.alpha}"
 
 
+class FusedLoRA(nn.Module):
+    """LoRA on parts of a fused projection: GPT-2's `c_attn` computes [q | k | v] in one matmul, so adapting W_v alone
+    means a low-rank update on the v rows of its weight. Each named part (first row, row after the last) gets its own
+    A (r × in) and B (rows × r); the other rows stay as they were."""
+
+    def __init__(self, base: nn.Module, parts: dict[str, tuple[int, int]], r: int, alpha: float) -> None:
+        super().__init__()
+        if not isinstance(base, (nn.Linear, Conv1D)):
+            raise ValueError(f"FusedLoRA wraps an nn.Linear (or GPT-2's Conv1D), got {type(base).__name__}")
+        if not isinstance(r, int) or r < 1:
+            raise ValueError(f"the LoRA rank r must be an integer >= 1, got {r!r}")
+        self.out_features, self.in_features = _weight_out_in(base).shape
+        rows = sorted(parts.values())
+        if (
+            not rows
+            or any(not 0 <= a < b <= self.out_features for a, b in rows)
+            or any(b > c for (_, b), (c, _) in zip(rows, rows[1:]))
+        ):
+            raise ValueError(f"parts must be non-overlapping row ranges inside 0..{self.out_features}, got {parts}")
+        self.base, self.parts, self.r, self.scaling = base, dict(parts), r, alpha / r
+        self.base.requires_grad_(False)
+        like = {"dtype": base.weight.dtype, "device": base.weight.device}
+        self.lora_A = nn.ParameterDict({k: nn.Parameter(torch.empty(r, self.in_features, **like)) for k in parts})
+        self.lora_B = nn.ParameterDict({k: nn.Parameter(torch.zeros(b - a, r, **like)) for k, (a, b) in parts.items()})
+        for a in self.lora_A.values():
+            nn.init.kaiming_uniform_(a, a=math.sqrt(5))
+
+    def delta_weight(self) -> torch.Tensor:
+        """(α/r) B A of every part on its rows of an (out_features, in_features) matrix, zero elsewhere."""
+        delta = self.base.weight.new_zeros(self.out_features, self.in_features)
+        for name, (start, stop) in self.parts.items():
+            delta[start:stop] = self.lora_B[name] @ self.lora_A[name]
+        return delta * self.scaling
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + x @ self.delta_weight().T
+
+    def extra_repr(self) -> str:
+        return f"parts={self.parts}, r={self.r}"
+
+
+def apply_attention_lora(model: nn.Module, projections: Iterable[str], r: int, alpha: float) -> nn.Module:
+    """Freeze a GPT-2 model and put LoRA of rank r on the attention projections named in `projections`: any of
+    "q", "k", "v" (parts of the fused `c_attn`) and "o" (`attn.c_proj`) in every block; returns the model."""
+    chosen = set(projections)
+    if not chosen or not chosen <= {"q", "k", "v", "o"}:
+        raise ValueError(f"projections are some of 'q', 'k', 'v', 'o', got {sorted(chosen)}")
+    d = model.config.n_embd
+    rows = {"q": (0, d), "k": (d, 2 * d), "v": (2 * d, 3 * d)}
+    model.requires_grad_(False)
+    for block in model.transformer.h:
+        if chosen - {"o"}:
+            block.attn.c_attn = FusedLoRA(block.attn.c_attn, {p: rows[p] for p in rows if p in chosen}, r, alpha)
+        if "o" in chosen:
+            block.attn.c_proj = LoRALinear(block.attn.c_proj, r, alpha)
+    return model
+
+
 def _matches(name: str, targets: Iterable[str]) -> bool:
     return any(name == t or name.endswith("." + t) for t in targets)
 

@@ -230,12 +230,21 @@ def rollout(
 
 
 def ppo_train(
-    policy, ref_policy, reward_fn: Callable, prompts: Sequence[str], config: PPOConfig, tokenizer, progress: bool = True
+    policy,
+    ref_policy,
+    reward_fn: Callable,
+    prompts: Sequence[str],
+    config: PPOConfig,
+    tokenizer,
+    progress: bool = True,
+    penalised_rewards: Callable[..., torch.Tensor] | None = None,
 ) -> tuple[list[dict[str, float]], ValueHead]:
     """Optimise `policy` with PPO against `reward_fn(prompts, completions)` with a KL penalty to `ref_policy`.
 
     `ref_policy=None` with a peft (LoRA) policy uses the base model with adapters disabled as the reference.
-    Returns one log dict per step (mean score, KL, losses, ...) and the trained value head.
+    `penalised_rewards(scores, logprobs, ref_logprobs, mask, kl_coef)` makes the per-token rewards (default: the first
+    result of `kl_penalised_rewards`; 3.4 plugs in the learner's own). Returns one log dict per step (mean score, KL,
+    losses, ...) and the trained value head.
     """
     if not prompts:
         raise ValueError("ppo_train needs at least one prompt")
@@ -259,6 +268,9 @@ def ppo_train(
         with torch.no_grad():
             _, old_values = _forward(policy, ids, attention, roll.prompt_len, config.temperature, value_head)
             rewards, kl = kl_penalised_rewards(roll.scores, roll.logprobs, roll.ref_logprobs, mask, config.kl_coef)
+            if penalised_rewards is not None:  # on copies: a function that writes into its inputs changes nothing here
+                inputs = (t.clone() for t in (roll.scores, roll.logprobs, roll.ref_logprobs, mask))
+                rewards = torch.as_tensor(penalised_rewards(*inputs, config.kl_coef)).to(rewards)
             advantages, returns = gae(rewards, old_values, mask, config.gamma, config.lam)
             advantages = masked_whiten(advantages, mask)
         stats = []  # (policy loss, value loss, fraction of clipped ratios) of every minibatch update

@@ -139,3 +139,21 @@ def early_stopping(val_losses: Sequence[float], patience: int) -> tuple[int, int
 def completion_labels(prompt_ids: list[int], completion_ids: list[int]) -> tuple[list[int], list[int]]:
     """(input_ids, labels) for training on the completion only: the prompt's labels are -100, which the loss skips."""
     return prompt_ids + completion_ids, [-100] * len(prompt_ids) + completion_ids
+
+
+def checkpointing_args(enabled: bool) -> dict[str, bool]:
+    """The training-arguments switch of activation (gradient) checkpointing under the name this transformers knows:
+    `activation_checkpointing` from 5.2x on (where the old `gradient_checkpointing` warns that it is deprecated),
+    `gradient_checkpointing` before (Colab's 5.15). TRL's configs turn it on by default."""
+    from transformers import TrainingArguments
+
+    new = hasattr(TrainingArguments, "activation_checkpointing")
+    return {"activation_checkpointing" if new else "gradient_checkpointing": enabled}
+
+
+def enable_checkpointing(model: nn.Module) -> nn.Module:
+    """Turn on activation checkpointing with the method this transformers has (`activation_checkpointing_enable`,
+    or `gradient_checkpointing_enable` before 5.2x); returns the model."""
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable()
+    return model

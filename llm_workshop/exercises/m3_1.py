@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from llm_workshop.concepts.estimate import GB, _positive, training_memory_gb
+from llm_workshop.concepts.estimate import GB, chinchilla_optimal, training_memory_gb
 from llm_workshop.course.verdict import attempt, grader
 
 # Full fine-tuning of Llama-2-7B (6,738,415,616 parameters) with mixed-precision Adam on 8 GPUs, ZeRO stage 2.
@@ -26,7 +27,10 @@ def _compare_number(
     return False, otherwise
 
 
-@grader()
+@grader(
+    "Per GPU: the 2-byte weights stay whole; the 2-byte gradients and the 12 bytes of Adam states are split 8 ways.",
+    "6,738,415,616 × (2 + (2 + 12) / 8) bytes, divided by 1e9 for GB.",
+)
 def check_training_memory(answer_gb: float) -> tuple[bool, str]:
     """Exercise check: GB per GPU of weights + gradients + Adam states for the `EXERCISE` setup (within 2%)."""
     expected = training_memory_gb(**EXERCISE)
@@ -41,37 +45,35 @@ def check_training_memory(answer_gb: float) -> tuple[bool, str]:
         "That is ZeRO-1; stage 2 shards the gradients as well.": training_memory_gb(n, zero_stage=1, n_gpus=8),
         "Looks like GiB (2**30 bytes); this course uses GB = 1e9 bytes.": expected * GB / 2**30,
     }
-    otherwise = (
-        "Per parameter: 2 B weights (replicated) + (2 B gradients + 12 B fp32 master copy and Adam m, v) / 8 GPUs."
-    )
+    otherwise = "Add up the bytes per parameter on one GPU: what ZeRO-2 shards is divided by the number of GPUs."
     return _compare_number(answer_gb, expected, "GB", hints, otherwise)
 
 
-# The stretch exercise: the largest model whose full fine-tuning fits one node.
-LARGEST = {"n_gpus": 8, "gpu_gb": 80, "states_share": 0.75, "precision": "mixed", "optimizer": "adam", "zero_stage": 3}
+BUDGETS = (5.76e23, 1.21e20, 3.85e24)  # Gopher's budget and two rows of Chinchilla's Table 3
 
 
-def largest_trainable_params(
-    n_gpus: int, gpu_gb: float, states_share: float, precision: str, optimizer: str, zero_stage: int
-) -> float:
-    """Parameters whose model states fill `states_share` of every GPU (the rest kept for activations and buffers)."""
-    per_param_gb = training_memory_gb(1, precision, optimizer, zero_stage, n_gpus)  # GB per GPU for one parameter
-    return _positive("gpu_gb", gpu_gb) * _positive("states_share", states_share) / per_param_gb
-
-
-@grader()
-def check_largest_trainable(answer_params: float) -> tuple[bool, str]:
-    """Exercise check: the most parameters fully fine-tunable in the `LARGEST` setup (within 2%)."""
-    expected = largest_trainable_params(**LARGEST)
-    hints = {
-        "Count parameters, not billions: write 12e9 for 12B.": expected / 1e9,
-        "Keep a quarter of each GPU for activations: only 75% holds model states.": expected / 0.75,
-        "That is one GPU's worth: ZeRO-3 shards the weights, gradients and Adam states over all 8 GPUs.": expected / 8,
-        "That is ZeRO-2: stage 3 shards the 16-bit weights too.": largest_trainable_params(
-            **{**LARGEST, "zero_stage": 2}
-        ),
-        "Mixed-precision Adam takes 16 bytes per parameter (2 + 2 + 12), not 12.": expected * 16 / 12,
-    }
-    return _compare_number(
-        answer_params, expected, "parameters", hints, "Solve 16 bytes x N / 8 GPUs = 0.75 x 80 GB for N."
-    )
+@grader("Put D = 20·N into C = 6·N·D: then C = 120·N².", "N = math.sqrt(C / 120) and D = 20 * N.")
+def check_compute_optimal(fn: Callable[[float], tuple[float, float]]) -> tuple[bool, str]:
+    """Exercise check: `fn(compute_flops)` must return the compute-optimal (n_params, n_tokens) of C = 6ND, D = 20N."""
+    for budget in BUDGETS:
+        answer, error = attempt(fn, budget)
+        if error:
+            return False, error
+        try:
+            n, d = (float(x) for x in answer)
+        except (TypeError, ValueError):
+            return False, f"Return two numbers, (n_params, n_tokens); got {answer!r}."
+        n_ref, d_ref = chinchilla_optimal(budget)
+        if math.isclose(n, n_ref, rel_tol=1e-6) and math.isclose(d, d_ref, rel_tol=1e-6):
+            continue
+        if math.isclose(n, d_ref, rel_tol=1e-6) and math.isclose(d, n_ref, rel_tol=1e-6):
+            return False, "You swapped them: return (n_params, n_tokens), parameters first."
+        if math.isclose(n, math.sqrt(budget / 6), rel_tol=1e-6):
+            return False, "That N solves C = 6·N² (D = N); Chinchilla trains on 20 tokens per parameter."
+        if n > 0 and not math.isclose(d, 20 * n, rel_tol=1e-6):
+            return False, f"For {budget:.3g} FLOPs your tokens are {d / n:.3g} per parameter; Chinchilla's rule is 20."
+        return False, (
+            f"For {budget:.3g} FLOPs: expected {n_ref:.3g} parameters and {d_ref:.3g} tokens, got {n:.3g} and {d:.3g}; "
+            "the budget must be spent exactly: 6 × N × D = C."
+        )
+    return True, ""

@@ -20,7 +20,10 @@ _EXERCISE_GOLD = (
 )
 
 
-@grader()
+@grader(
+    "Three tables: orders has customer_id and product_id; customers has city; products has price.",
+    "SELECT SUM(p.price * o.quantity) FROM orders o JOIN customers c ON ... JOIN products p ON ... WHERE c.city = ...",
+)
 def check_sql_exercise(sql: str, db_path: str | Path) -> tuple[bool, str]:
     """Run the learner's query for `EXERCISE_QUESTION` in the sandbox and compare its rows with the gold answer."""
     gold = execute_readonly(db_path, _EXERCISE_GOLD)
@@ -35,7 +38,10 @@ def check_sql_exercise(sql: str, db_path: str | Path) -> tuple[bool, str]:
     return False, "The number differs; join orders to customers and products, filter on the city, SUM."
 
 
-@grader()
+@grader(
+    "input_ids is simply the two lists joined: prompt_ids + completion_ids.",
+    "labels = [-100] * len(prompt_ids) + completion_ids",
+)
 def check_completion_labels(fn: Callable[[list[int], list[int]], tuple[list[int], list[int]]]) -> tuple[bool, str]:
     """Exercise check: `fn(prompt_ids, completion_ids)` must return (input_ids, labels) as `completion_labels` does."""
     for prompt, completion in [([5, 6, 7], [8, 9]), ([1], [2, 3, 4, 0]), ([11, 12], [13])]:

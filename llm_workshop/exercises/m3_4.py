@@ -11,7 +11,10 @@ from llm_workshop.concepts.ppo import kl_penalised_rewards
 from llm_workshop.course.verdict import attempt, grader
 
 
-@grader()
+@grader(
+    "Each log-ratio is policy minus reference: (policy_chosen - ref_chosen) and (policy_rejected - ref_rejected).",
+    "-torch.nn.functional.logsigmoid(beta * (chosen log-ratio - rejected log-ratio)).mean()",
+)
 def check_dpo_loss(fn: Callable[..., torch.Tensor | float]) -> tuple[bool, str]:
     """Exercise check: `fn(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)` must return `dpo_loss`."""
     generator = torch.Generator().manual_seed(0)
@@ -39,28 +42,44 @@ TOY_KL_EXAMPLE = {
 }
 
 
-@grader()
-def check_kl_penalised_reward(answer, example: dict | None = None) -> tuple[bool, str]:
-    """Exercise: the per-token KL-penalised rewards for one completion (default: `TOY_KL_EXAMPLE`)."""
-    example = example or TOY_KL_EXAMPLE
-    logprobs = torch.tensor([example["logprobs"]], dtype=torch.float64)
-    ref = torch.tensor([example["ref_logprobs"]], dtype=torch.float64)
-    score = torch.tensor([example["score"]], dtype=torch.float64)
-    expected = kl_penalised_rewards(score, logprobs, ref, torch.ones_like(logprobs), example["kl_coef"])[0][0]
-    got, error = attempt(torch.as_tensor, answer, dtype=torch.float64)
-    if error:
-        return False, "Return a list (or tensor) of numbers, one reward per completion token."
-    got = got.flatten()
-    if got.shape != expected.shape:
-        return False, f"Expected {len(expected)} rewards, one per completion token; got {got.numel()}."
-    if torch.allclose(got, expected, atol=1e-6):
-        return True, ""
-    no_score = expected.clone()
-    no_score[-1] -= example["score"]
-    if torch.allclose(got, no_score, atol=1e-6):
-        return False, "The KL part looks right; now add the reward model's score to the last token."
-    wrong_sign = -no_score
-    wrong_sign[-1] += example["score"]
-    if torch.allclose(got, wrong_sign, atol=1e-6):
-        return False, "Check the sign: the penalty is -kl_coef * (logprob - ref_logprob)."
-    return False, "r_t = -kl_coef * (logprob_t - ref_logprob_t) for every token, plus the score on the last one."
+def _kl_cases() -> list[tuple[str, tuple]]:
+    """(label, (scores, logprobs, ref_logprobs, mask, kl_coef)): the toy completion, then a padded batch of three."""
+    toy = TOY_KL_EXAMPLE
+    one = (torch.tensor([toy["score"]]), torch.tensor([toy["logprobs"]]), torch.tensor([toy["ref_logprobs"]]),
+           torch.ones(1, 3), toy["kl_coef"])  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    mask = torch.tensor([[1.0, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]])
+    logprobs, ref = (-3 * torch.rand(3, 4, generator=generator) * mask for _ in range(2))
+    batch = (torch.tensor([1.5, -0.5, 3.0]), logprobs, ref, mask, 0.1)
+    return [("the toy completion", one), ("a padded batch of three completions", batch)]
+
+
+@grader(
+    "Every completion token gets -kl_coef * (logprobs - ref_logprobs), times the mask so padding stays 0.",
+    "Then rewards[torch.arange(batch), mask.sum(1).long() - 1] += scores: each row's score on its last real token.",
+)
+def check_kl_penalised_rewards(fn: Callable[..., torch.Tensor]) -> tuple[bool, str]:
+    """Exercise check: `fn(scores, logprobs, ref_logprobs, mask, kl_coef)` must return the (batch, tokens) per-token
+    rewards of `ppo.kl_penalised_rewards`, padded positions zero."""
+    for label, case in _kl_cases():
+        expected = kl_penalised_rewards(*case)[0]
+        answer, error = attempt(fn, *[c.clone() if torch.is_tensor(c) else c for c in case])
+        if error:
+            return False, error
+        got, error = attempt(torch.as_tensor, answer, dtype=torch.float32)
+        if error or got.shape != expected.shape:
+            return False, f"{label}: return a {tuple(expected.shape)} tensor of rewards, one per completion token"
+        if torch.allclose(got, expected, atol=1e-6):
+            continue
+        scores, logprobs, ref, mask, kl_coef = case
+        penalty = -kl_coef * (logprobs - ref) * mask
+        last_column = penalty.clone()
+        last_column[:, -1] += scores
+        if torch.allclose(got, penalty, atol=1e-6):
+            return False, f"{label}: the KL part is right; now add each completion's score on its last token."
+        if torch.allclose(got, last_column, atol=1e-6):
+            return False, f"{label}: a padded row ends before the last column; find its last token from the mask."
+        if torch.allclose(got, expected - 2 * penalty, atol=1e-6):
+            return False, f"{label}: check the sign: the penalty is -kl_coef * (logprob - ref_logprob)."
+        return False, f"{label}: expected {expected.tolist()}, got {got.tolist()}"
+    return True, ""

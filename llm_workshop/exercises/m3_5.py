@@ -11,7 +11,10 @@ from llm_workshop.concepts.estimate import ZERO_STAGES, training_memory_gb
 from llm_workshop.course.verdict import attempt, grader
 
 
-@grader()
+@grader(
+    "For each name in grads_per_rank[0]: add that gradient over all the ranks' dicts, then divide by the number of ranks.",
+    "{name: sum(g[name] for g in grads_per_rank) / len(grads_per_rank) for name in grads_per_rank[0]}",
+)
 def check_allreduce_mean(fn: Callable[[list[dict[str, torch.Tensor]]], dict[str, torch.Tensor]]) -> tuple[bool, str]:
     """Exercise check: does `fn` average each named gradient over the ranks?"""
     generator = torch.Generator().manual_seed(0)
@@ -25,7 +28,10 @@ def check_allreduce_mean(fn: Callable[[list[dict[str, torch.Tensor]]], dict[str,
     return ok, "each rank's gradient should become the mean of that gradient over all ranks."
 
 
-@grader()
+@grader(
+    "Per parameter: 2 bytes of weights, 2 of gradients, 12 of optimizer state; divide each sharded part by n_gpus.",
+    "Stage 1 shards the optimizer (12 / n), stage 2 also the gradients (2 / n), stage 3 also the weights (2 / n).",
+)
 def check_zero_gb_per_gpu(fn: Callable[[float, int, int], float]) -> tuple[bool, str]:
     """Exercise check: does `fn(n_params, zero_stage, n_gpus)` give the GB per GPU of mixed-precision Adam's model
     states under DDP (stage 0) and ZeRO stages 1-3, as `estimate.training_memory_gb` computes them?"""
