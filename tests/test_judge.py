@@ -20,6 +20,10 @@ from llm_workshop.concepts import decoding, judge
         ("A, because it is right", "A"),
         ("Tie.", "tie"),
         ("I think [[B]] is right", "B"),
+        ("Reference answer: Irene Adler (A)", "A"),
+        ("Reference answer: the Bible (B).", "B"),
+        ("Both name her (tie)", "tie"),
+        ("Answer (A) is wrong, so (B)", "B"),
     ],
 )
 def test_parse_verdict_reads_the_usual_forms(reply, verdict):
@@ -72,8 +76,17 @@ def test_labelled_pairs_and_prompts():
     assert len(pairs) == 15 and all(p["good"] != p["bad"] for p in pairs)
     with_ref = judge.judge_messages("Q?", "one", "two", reference="one")[1]["content"]
     without = judge.judge_messages("Q?", "one", "two")[1]["content"]
-    assert "Reference answer: one" in with_ref and "Reference" not in without
-    assert "Answer A: one\nAnswer B: two" in without
+    assert "Reference answer: one\n" in with_ref and "Reference" not in without
+    assert "Answers:\none (A)\ntwo (B)\n" in without and "Answers:\none (A)\ntwo (B)\n" in with_ref
+
+
+def test_the_reply_format_is_what_the_parser_reads():
+    reply = judge.judge_reply("Irene Adler", "B")
+    assert reply == "Reference answer: Irene Adler (B)"
+    assert reply.startswith(judge.REPLY_PREFIX.format(reference="Irene Adler"))
+    assert [judge.parse_verdict(judge.judge_reply("x", v)) for v in judge.VERDICTS] == list(judge.VERDICTS)
+    with pytest.raises(ValueError, match="'A', 'B' or 'tie'"):
+        judge.judge_reply("x", "C")
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +121,8 @@ def test_greedy_replies_ignore_the_checkpoints_sampling_defaults(chat_with_qwen_
     ]
     got = judge.replies(model, tokenizer, prompts, max_new_tokens=12, batch_size=2)  # left-padded batches
     assert got == [_argmax_loop(model, tokenizer, p, 12) for p in prompts]
+    ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    assert judge.replies(model, tokenizer, ids, max_new_tokens=12, batch_size=2) == got  # token ids work the same
     assert tokenizer.padding_side == "right"  # left padding was per call; the tokenizer is unchanged
     torch.manual_seed(0)
     first = judge.replies(model, tokenizer, prompts, 12, temperature=1.0)

@@ -19,13 +19,20 @@ from llm_workshop.concepts.hallucination import reading_items
 
 VERDICTS = ("A", "B", "tie")
 JUDGE_SYSTEM = "You are a strict judge of answers to questions about the Sherlock Holmes stories."
+# Each answer is followed by its letter, and the judge restates the reference before the letter: a reply such as
+# "Reference answer: Irene Adler (A)" is easy to read, and a model that copies from its prompt can write it.
 JUDGE_PROMPT = (
-    "Question: {question}\n{reference}"
-    "Answer A: {answer_a}\n"
-    "Answer B: {answer_b}\n\n"
-    "Which answer is correct and better? Reply with one letter, A or B, or with the word tie."
+    "Question: {question}\n{reference}Answers:\n{answer_a} (A)\n{answer_b} (B)\n\n"
+    "Which answer agrees with the reference answer? Restate the reference answer, then give the letter."
 )
-# The first line of a reply may be "A", "B." or "Answer: A", "The better answer is B", "tie" or "[[A]]"; nothing else.
+JUDGE_PROMPT_NO_REFERENCE = (
+    "Question: {question}\nAnswers:\n{answer_a} (A)\n{answer_b} (B)\n\n"
+    "Which answer is correct? Restate the correct answer, then give the letter."
+)
+REPLY_PREFIX = "Reference answer: {reference} ("  # the judge's reply up to its letter
+# A reply may end with a letter in brackets, "... (A)", "(tie)"; or its first line may be "A", "B." or "Answer: A",
+# "The better answer is B", "tie" or "[[A]]"; nothing else is a verdict.
+_TRAILING = re.compile(r"\((A|B|tie)\)", re.IGNORECASE)
 _BRACKETED = re.compile(r"\[\[(A|B|tie)\]\]", re.IGNORECASE)
 _LEADING = re.compile(
     r"^(?:(?:the )?(?:better |correct )?(?:answer|verdict)(?: is)?:? )?(A|B|tie)(?:[.:)!,]|\s+is\b|$)", re.IGNORECASE
@@ -36,12 +43,13 @@ _LEADING = re.compile(
 def replies(
     model,
     tokenizer,
-    prompts: Sequence[str],
+    prompts: Sequence[str] | Sequence[list[int]],
     max_new_tokens: int,
     temperature: float | None = None,
     batch_size: int = 16,
 ) -> list[str]:
-    """The model's replies to rendered chat prompts (greedy, or sampled at `temperature`: seed torch first).
+    """The model's replies to rendered chat prompts, as text or as token ids (greedy, or sampled at `temperature`:
+    seed torch first).
 
     Prompts are left-padded per call (every row ends where generation starts); the tokenizer is not changed.
     """
@@ -50,23 +58,33 @@ def replies(
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(prompts), batch_size):
-        batch = tokenizer(
-            list(prompts[start : start + batch_size]),
-            return_tensors="pt",
-            padding=True,
-            padding_side="left",
-            add_special_tokens=False,
-        ).to(device)
+        chunk = list(prompts[start : start + batch_size])
+        if isinstance(chunk[0], str):
+            batch = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+        else:  # token ids, e.g. from `injection.encode_chat`
+            batch = tokenizer.pad({"input_ids": chunk}, padding=True, padding_side="left", return_tensors="pt")
+        batch = batch.to(device)
         generated = model.generate(**batch, generation_config=config)
         out += tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     return [text.strip() for text in out]
 
 
 def judge_messages(question: str, answer_a: str, answer_b: str, reference: str | None = None) -> list[dict]:
-    """Chat messages asking the judge to pick answer A or B (or a tie), with an optional reference answer."""
-    ref = f"Reference answer: {reference}\n" if reference else ""
-    content = JUDGE_PROMPT.format(question=question, reference=ref, answer_a=answer_a, answer_b=answer_b)
+    """Chat messages asking the judge to pick answer A or B, each listed before its letter, with an optional
+    reference answer to compare them with."""
+    if reference:
+        ref = f"Reference answer: {reference}\n"
+        content = JUDGE_PROMPT.format(question=question, reference=ref, answer_a=answer_a, answer_b=answer_b)
+    else:
+        content = JUDGE_PROMPT_NO_REFERENCE.format(question=question, answer_a=answer_a, answer_b=answer_b)
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": content}]
+
+
+def judge_reply(reference: str, verdict: str) -> str:
+    """The reply the judge is asked for: the reference restated, then the verdict's letter in brackets."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"a verdict is 'A', 'B' or 'tie', got {verdict!r}")
+    return REPLY_PREFIX.format(reference=reference) + f"{verdict})"
 
 
 def labelled_pairs() -> list[dict]:
@@ -78,9 +96,13 @@ def labelled_pairs() -> list[dict]:
 
 
 def parse_verdict(reply: str) -> str:
-    """'A', 'B' or 'tie' from a judge's reply; a reply without a clear verdict raises ValueError."""
+    """'A', 'B' or 'tie' from a judge's reply: the last letter in brackets, "(A)", else a verdict at its start; a reply
+    without a clear verdict raises ValueError."""
     if not isinstance(reply, str):
         raise TypeError(f"a judge reply is a string, got {type(reply).__name__}")
+    trailing = _TRAILING.findall(reply)
+    if trailing:
+        return "tie" if trailing[-1].lower() == "tie" else trailing[-1].upper()
     bracketed = _BRACKETED.search(reply)
     first_line = re.sub(r"[*#`\"'\[\]]", "", reply).strip().split("\n")[0].strip()
     match = bracketed or _LEADING.match(first_line)
