@@ -52,7 +52,7 @@ def schema_regex(schema: dict, max_string: int = 100) -> str:
     raise ValueError(f"unsupported schema {schema!r}; use object, string, integer, number, boolean, enum or const")
 
 
-def tool_call_regex(tools: list[dict], wrap: bool = True) -> str:
+def tool_call_regex(tools: list[dict], wrap: bool = True, max_string: int = 200) -> str:
     """A regex for `{"name": ..., "arguments": {...}}` calling one of `tools` (chat-template specs), in <tool_call> tags."""
     options = []
     for spec in tools:
@@ -61,15 +61,15 @@ def tool_call_regex(tools: list[dict], wrap: bool = True) -> str:
             "type": "object",
             "properties": {"name": {"const": function["name"]}, "arguments": function["parameters"]},
         }
-        options.append(schema_regex(call))
+        options.append(schema_regex(call, max_string))
     body = "(?:" + "|".join(options) + ")"
     return r"<tool_call>\n" + body + r"\n</tool_call>" if wrap else body
 
 
-def reply_regex(tools: list[dict]) -> str:
+def reply_regex(tools: list[dict], max_string: int = 200) -> str:
     """An agent's reply: free text (without '<'), or text followed by one valid tool call. The model still chooses
     whether to call and which tool; once it opens <tool_call>, only a call that parses and passes a schema can follow."""
-    return r"[^<]+|[^<]*" + tool_call_regex(tools)
+    return r"[^<]+|[^<]*" + tool_call_regex(tools, max_string=max_string)
 
 
 class RegexLogitsProcessor(LogitsProcessor):
