@@ -30,7 +30,7 @@ def test_tool_call_then_answer():
     fake = scripted(CALL.format(name="calculator", args='{"expression": "6 * 7"}'), "It is 42.")
     outcome = agent.run_agent(fake, USER, registry())
     assert (outcome.answer, outcome.stopped, len(outcome.trace)) == ("It is 42.", "answer", 2), outcome
-    assert fake.seen[1][-1] == {"role": "tool", "content": "42"}, "the tool result was not fed back"
+    assert fake.seen[1][-1] == {"role": "tool", "content": "The result is 42."}, "the tool result was not fed back"
     assert agent.summary([outcome], [True]) == "agent: 1/1 tasks solved, 1.00 valid tool calls, mean steps 2.0"
 
 

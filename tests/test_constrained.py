@@ -72,9 +72,9 @@ def test_every_constrained_verdict_parses(qwen_tokenizer, seed):
 def test_constrained_tool_call_parses_and_validates(qwen_tokenizer):
     registry = tools.Registry([tools.calculator_tool()])
     specs = registry.specs()
-    pattern = constrained.tool_call_regex(specs)
+    pattern = constrained.tool_call_regex(specs, max_string=12)
     model = random_model(qwen_tokenizer, 3)
-    text = generate(model, qwen_tokenizer, pattern.replace("{0,100}", "{0,12}"), "Compute 6 * 7.", max_new_tokens=60)
+    text = generate(model, qwen_tokenizer, pattern, "Compute 6 * 7.", max_new_tokens=60)
     (call,) = tools.parse_tool_calls(text)
     registry.check(call)  # the name is on the allow-list and the arguments pass the schema
 
@@ -95,8 +95,7 @@ def test_same_greedy_output_as_outlines(qwen_tokenizer, seed, kind):
     """outlines, the recommended library, is not in requirements yet: skipped where it is not installed."""
     outlines = pytest.importorskip("outlines")
     specs = tools.Registry([tools.calculator_tool()]).specs()
-    pattern = constrained.schema_regex(VERDICT) if kind == "verdict" else constrained.tool_call_regex(specs, wrap=False)
-    pattern = pattern.replace("{0,100}", "{0,12}")
+    pattern = constrained.schema_regex(VERDICT, 12) if kind == "verdict" else constrained.tool_call_regex(specs, False, 12)
     model = random_model(qwen_tokenizer, seed)
     prompt = "Answer in JSON."
     messages = [{"role": "user", "content": prompt}]
