@@ -95,7 +95,9 @@ def test_same_greedy_output_as_outlines(qwen_tokenizer, seed, kind):
     """outlines, the recommended library, is not in requirements yet: skipped where it is not installed."""
     outlines = pytest.importorskip("outlines")
     specs = tools.Registry([tools.calculator_tool()]).specs()
-    pattern = constrained.schema_regex(VERDICT, 12) if kind == "verdict" else constrained.tool_call_regex(specs, False, 12)
+    pattern = (
+        constrained.schema_regex(VERDICT, 12) if kind == "verdict" else constrained.tool_call_regex(specs, False, 12)
+    )
     model = random_model(qwen_tokenizer, seed)
     prompt = "Answer in JSON."
     messages = [{"role": "user", "content": prompt}]
