@@ -107,3 +107,12 @@ def test_same_greedy_output_as_outlines(qwen_tokenizer, seed, kind):
     theirs = generator(prompt, max_new_tokens=60, do_sample=False)  # outlines 1.3 applies the chat template itself
     assert ours == theirs, f"ours {ours!r} vs outlines {theirs!r}"
     json.loads(ours)
+
+
+def test_small_integer_ranges_are_enforced_and_optional_properties_may_be_left_out():
+    schema = {"type": "object", "properties": {"query": {"type": "string", "minLength": 1},
+              "k": {"type": "integer", "minimum": 1, "maximum": 10}}, "required": ["query"]}  # fmt: skip
+    pattern = regex.compile(constrained.schema_regex(schema))
+    for value, ok in [({"query": "a"}, True), ({"query": "a", "k": 10}, True), ({"query": "a", "k": 11}, False),
+                      ({"query": "a", "k": 0}, False), ({"query": "", "k": 3}, False)]:  # fmt: skip
+        assert bool(pattern.fullmatch(json.dumps(value))) == ok, value

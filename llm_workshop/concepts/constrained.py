@@ -25,7 +25,8 @@ def schema_regex(schema: dict, max_string: int = 100) -> str:
     """A regex for the `json.dumps` text of the values that satisfy a small JSON schema.
 
     An object's required properties come first, in the schema's order, then each optional one or not; without a
-    `required` list every property is required.
+    `required` list every property is required. An integer with a small `minimum`..`maximum` range lists its values;
+    other bounds are not enforced here (the schema check after decoding still applies them).
     """
     if "enum" in schema or "const" in schema:
         values = schema.get("enum", [schema.get("const")])
@@ -35,6 +36,9 @@ def schema_regex(schema: dict, max_string: int = 100) -> str:
         shortest = schema.get("minLength", 0)
         return STRING % (shortest, max(shortest, min(schema.get("maxLength", max_string), max_string)))
     if kind == "integer":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None and high is not None and high - low <= 1000:  # a small range: list its values
+            return "(?:" + "|".join(str(v) for v in range(high, low - 1, -1)) + ")"
         return INTEGER
     if kind == "number":
         return NUMBER
