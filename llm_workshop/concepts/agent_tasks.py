@@ -20,11 +20,6 @@ from llm_workshop.concepts.sql import shop, templates
 
 SYSTEM = "You answer questions about a shop, arithmetic and people. Call a tool, then answer with its result."
 KINDS = ("sql", "calculator", "search")
-THOUGHTS = {  # ReAct's "thought" before the action: the tool is named right after the question, where it is decided
-    "run_sql": "I will query the shop's database.",
-    "calculator": "I will compute it.",
-    "search": "I will search the passages.",
-}
 SQL_TEMPLATES = (
     1,
     5,
@@ -154,11 +149,10 @@ def call_text(name: str, arguments: dict) -> str:
 
 
 def conversation(task: Task) -> list[dict]:
-    """A worked example: system, question, a thought and the call, the tool's result, and the answer that repeats
-    the result."""
+    """A worked example: system, question, the call, the tool's result, and the answer that repeats the result."""
     result = task.result
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task.question},
-            {"role": "assistant", "content": THOUGHTS[task.tool] + "\n" + call_text(task.tool, task.arguments)},
+            {"role": "assistant", "content": call_text(task.tool, task.arguments)},
             {"role": "tool", "content": result}, {"role": "assistant", "content": result}]  # fmt: skip
 
 

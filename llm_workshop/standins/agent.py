@@ -19,7 +19,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from llm_workshop.concepts import agent_tasks
 from llm_workshop.concepts.sql import shop
 
-RECIPE = {"made_up": 0.5, "tasks": 1800, "steps": 150, "batch_size": 12, "lr": 2e-3, "warmup": 10, "seed": 0}
+RECIPE = {"made_up": 0.5, "tasks": 1800, "steps": 200, "batch_size": 12, "lr": 3e-3, "warmup": 10, "seed": 0}
 
 
 def conversation_ids(tokenizer, messages: list[dict], specs: list[dict]) -> tuple[list[int], list[int]]:
@@ -63,7 +63,7 @@ def batch_loss(model, rows: list[tuple[list[int], list[int]]], prefix: int, pad_
     return torch.nn.functional.cross_entropy(model.lm_head(hidden[:, :-1][keep]), targets[keep])
 
 
-def build(out: Path, instruct_dir: Path, recipe: dict | None = None, log=None) -> None:
+def build(out: Path, instruct_dir: Path, recipe: dict | None = None) -> None:
     """Tune the smoke instruct model in `instruct_dir` on generated tool-use conversations; save it in `out`."""
     recipe = {**RECIPE, **(recipe or {})}
     torch.manual_seed(recipe["seed"])
@@ -87,10 +87,7 @@ def build(out: Path, instruct_dir: Path, recipe: dict | None = None, log=None) -
     model.train()
     for step in range(steps):
         batch = [rows[i] for i in order[step * recipe["batch_size"] : (step + 1) * recipe["batch_size"]]]
-        loss = batch_loss(model, batch, prefix, tokenizer.pad_token_id)
-        loss.backward()
-        if log and step % 25 == 0:
-            log(f"step {step} loss {loss.item():.3f}")
+        batch_loss(model, batch, prefix, tokenizer.pad_token_id).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()

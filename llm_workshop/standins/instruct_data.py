@@ -68,7 +68,11 @@ TEST_RELATIONS = 5  # the last five: their sentences and questions are for testi
 # Replies that copy a word start with a space: the smoke tokenizer then writes the word with the same token as in
 # the prompt ("ĠSpeaker"), not its start-of-text variant ("Speaker"), which a tiny model copies badly.
 LEAD = " "
-READING_SYSTEMS = [grounding.SYSTEM_CLOSED, "Answer the question in a few words.", "Give a short answer to the question."]
+READING_SYSTEMS = [
+    grounding.SYSTEM_CLOSED,
+    "Answer the question in a few words.",
+    "Give a short answer to the question.",
+]
 RANK_PRIOR = (0.55, 0.25, 0.12)  # where the answer's passage sits among 1-3: a retriever ranks it first most often
 
 
