@@ -35,9 +35,9 @@ def qwen_tokenizer():
     return AutoTokenizer.from_pretrained(HUB_ASSETS / "Qwen__Qwen2.5-0.5B-Instruct")
 
 
-def random_model(tokenizer, seed):
+def random_model(tokenizer, seed, padding=0):
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+    config = Qwen2Config(vocab_size=len(tokenizer) + padding, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)  # fmt: skip
     model = AutoModelForCausalLM.from_config(config).eval()
@@ -116,3 +116,11 @@ def test_small_integer_ranges_are_enforced_and_optional_properties_may_be_left_o
     for value, ok in [({"query": "a"}, True), ({"query": "a", "k": 10}, True), ({"query": "a", "k": 11}, False),
                       ({"query": "a", "k": 0}, False), ({"query": "", "k": 3}, False)]:  # fmt: skip
         assert bool(pattern.fullmatch(json.dumps(value))) == ok, value
+
+
+def test_a_padded_output_layer_never_yields_ids_past_the_vocabulary(qwen_tokenizer):
+    model = random_model(qwen_tokenizer, 5, padding=271)  # Qwen2.5's 151,936 outputs for 151,665 tokens
+    with torch.no_grad():
+        model.lm_head.weight[len(qwen_tokenizer) :] = 50.0  # the padded ids score best of all
+    text = generate(model, qwen_tokenizer, constrained.schema_regex(VERDICT), "Which answer is better, A or B?", keep=1)
+    assert json.loads(text)["answer"] in {"A", "B", "tie"}, text

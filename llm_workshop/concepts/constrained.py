@@ -105,10 +105,11 @@ class RegexLogitsProcessor(LogitsProcessor):
         return self.pattern.fullmatch(text, partial=True) is not None
 
     def _ok(self, text: str, token: int, done: bool) -> bool:
-        """Whether `token` may follow `text` (`done`: the text is already a full match, so end-of-sequence may)."""
+        """Whether `token` may follow `text` (`done`: the text is already a full match, so end-of-sequence may). Ids
+        past the tokenizer's vocabulary (a model's output layer is often padded, Qwen2.5's to 151,936) never may."""
         if token == self.eos:
             return done
-        return bool(self.strings[token]) and self.fits(text + self.strings[token])
+        return token < len(self.strings) and bool(self.strings[token]) and self.fits(text + self.strings[token])
 
     def allowed(self, text: str, scores: torch.Tensor | None = None) -> list[int]:
         """The tokens that keep `text + token` a prefix of a match (end-of-sequence if `text` matches in full), best
