@@ -29,9 +29,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml $(CONST
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# make run NOTEBOOKS="module_03/01_scaling_and_memory.ipynb ...": only those (their numbers update build/measured.json).
 run: setup
 	$(PY) scripts/build_smoke.py
-	$(PY) scripts/run_course.py
+	$(PY) scripts/run_course.py $(NOTEBOOKS)
 
 # The whole suite: unit tests, then every notebook through nbmake (the smoke stand-ins built first, two at a time).
 NBMAKE := --nbmake --nbmake-timeout=600

@@ -1,4 +1,4 @@
-"""Execute every notebook in course order into build/ (sources untouched); write build/report.md and build/measured.json.
+"""Execute every notebook (or those named) in course order into build/; write build/report.md and build/measured.json.
 
 Each notebook runs in its own process so its peak memory (max RSS of the kernel) can be measured. Kernels draw with
 matplotlib's inline backend, so every figure is saved in the executed notebook and no window ever opens. A notebook
@@ -232,22 +232,31 @@ def report(tier: str, reason: str, runs: dict[str, Run]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    """Run the named notebooks (all when none is named); their lesson numbers update build/measured.json."""
     from llm_workshop.course.runtime import choose_tier
 
+    notebooks = [(ROOT / name).resolve() for name in names] or course_notebooks()
+    unknown = [name for name, path in zip(names, notebooks) if path not in course_notebooks()]
+    if unknown:
+        sys.exit(f"Not a course notebook: {', '.join(unknown)}; name them like module_03/01_scaling_and_memory.ipynb.")
     tier, _, reason = choose_tier()
-    print(f"Running every notebook in the {tier} tier ({reason}); outputs go to {BUILD.relative_to(ROOT)}/")
+    print(f"Running {len(notebooks)} notebooks in the {tier} tier ({reason}); outputs go to {BUILD.relative_to(ROOT)}/")
     runs = {}
-    for notebook in course_notebooks():
+    for notebook in notebooks:
         name = notebook.relative_to(ROOT).as_posix()
         print(f"  {name} ...", end=" ", flush=True)
         run = runs[name] = execute(notebook, BUILD / notebook.parent.name)
         status = "ok" if run.ok else f"FAILED ({run.error})"
         print(f"{status} in {run.seconds:.1f} s, peak {run.peak_mb:.0f} MB, {run.figures} figures", flush=True)
-    measured = {lesson_id(name): {"notebook": name, **run.measured} for name, run in runs.items() if run.measured}
+    earlier = BUILD / "measured.json"
+    measured = json.loads(earlier.read_text()) if names and earlier.exists() else {}
+    measured |= {lesson_id(name): {"notebook": name, **run.measured} for name, run in runs.items() if run.measured}
     BUILD.mkdir(exist_ok=True)
     (BUILD / "measured.json").write_text(json.dumps(measured, indent=2) + "\n")
     failing = contradicted((ROOT / "README.md").read_text(), measured) if all(r.ok for r in runs.values()) else []
+    if names:  # a partial run checks the relations of the lessons it (or an earlier run) measured
+        failing = [relation for relation in failing if "was not measured" not in relation]
     text = report(tier, reason, runs)
     if failing:
         text += "\n## README relations this run contradicts\n\n" + "".join(f"- {r}\n" for r in failing)
@@ -257,4 +266,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

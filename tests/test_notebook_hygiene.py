@@ -1,5 +1,6 @@
 """Every notebook is committed clean, opens on Colab from this repository, and starts with runtime.setup()."""
 
+import ast
 import json
 import re
 import sys
@@ -144,3 +145,16 @@ class TestNotebook:
     def test_asserts_what_it_teaches(self, path):
         code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")
         assert len(re.findall(r"^\s*assert ", code, re.MULTILINE)) >= 3, f"{path.name}: fewer than 3 assertions"
+
+    def test_every_assert_says_what_it_expected(self, path):
+        """A bare `assert x > y` fails with an empty AssertionError; the learner needs the expected and the actual value.
+        A grader call is the exception: `assert mM_N.check_x(...)` prints what was wrong itself."""
+        bare = []
+        for cell in cells(path):
+            if cell["cell_type"] == "code":
+                code = "\n".join("" if re.match(r"\s*[%!]", line) else line for line in source(cell).splitlines())
+                nodes = [
+                    node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Assert) and node.msg is None
+                ]
+                bare += [ast.unparse(node) for node in nodes if not CHECK_CALL.search(ast.unparse(node.test))]
+        assert not bare, f"{path.name}: asserts without a message saying what was expected and got: {bare}"

@@ -189,17 +189,26 @@ def confidence_intervals(samples: dict[str, np.ndarray], level: float = 0.95) ->
     return {name: (float(np.percentile(s, tail)), float(np.percentile(s, 100 - tail))) for name, s in samples.items()}
 
 
-def simulate_matches(strengths: dict[str, float], n: int, seed: int = 0) -> list[Match]:
-    """`n` matches between random pairs of models, each won with the Bradley–Terry probability of the true ratings."""
+def simulate_matches(strengths: dict[str, float], n: int, seed: int = 0, tie_strength: float = 0.0) -> list[Match]:
+    """`n` matches between random pairs of models, won with the Bradley–Terry probability of the true ratings.
+
+    With `tie_strength` ν > 0 some matches are ties, as in Davidson's model: P(a), P(tie), P(b) are proportional to
+    π_a, ν √(π_a π_b), π_b with π = 10^(R / 400); among the matches that are not ties, Bradley–Terry still holds.
+    """
     if len(strengths) < 2:
         raise ValueError("simulate_matches needs at least two models with a strength each")
     if n < 1:
         raise ValueError(f"n must be a positive number of matches, got {n}")
+    if tie_strength < 0:
+        raise ValueError(f"tie_strength is a weight, 0 for no ties; got {tie_strength}")
     rng = random.Random(seed)
     names = list(strengths)
     matches = []
     for _ in range(n):
         a, b = rng.sample(names, 2)
-        outcome = 1.0 if rng.random() < expected_score(strengths[a], strengths[b]) else 0.0
-        matches.append((a, b, outcome))
+        pi_a, pi_b = 10 ** (strengths[a] / 400), 10 ** (strengths[b] / 400)
+        tie = tie_strength * math.sqrt(pi_a * pi_b)
+        p_a, p_tie = pi_a / (pi_a + pi_b + tie), tie / (pi_a + pi_b + tie)
+        draw = rng.random()
+        matches.append((a, b, 1.0 if draw < p_a else 0.5 if draw < p_a + p_tie else 0.0))
     return matches

@@ -5,47 +5,66 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from llm_workshop.concepts.arena import Match, bt_log_likelihood, elo_update
+from llm_workshop.concepts.arena import Match, fit_bradley_terry, simulate_matches
 from llm_workshop.course.verdict import attempt, grader
 
-_ELO_CASES = [(1000.0, 1000.0, 1.0, 32), (1200.0, 1000.0, 0.0, 32), (1000.0, 1400.0, 0.5, 16), (1500, 1100, 1.0, 4)]
+_ARENAS = [
+    simulate_matches({"x": 1100.0, "y": 1000.0, "z": 900.0}, 300, seed=7),
+    simulate_matches({"p": 1300.0, "q": 1000.0, "r": 1000.0, "s": 700.0}, 800, seed=8),
+]
 
 
-@grader()
-def check_elo_update(fn: Callable[[float, float, float, float], tuple[float, float]]) -> tuple[bool, str]:
-    """Exercise check: `fn(rating_a, rating_b, outcome, k)` must return both ratings after one Elo update."""
-    for r_a, r_b, outcome, k in _ELO_CASES:
-        got, hint = attempt(fn, r_a, r_b, outcome, k)
+@grader(
+    "Build one row per match with +1 in model a's column and -1 in model b's, the outcome as its label, and fit "
+    "LogisticRegression(C=1e6, fit_intercept=False): C that large means no penalty.",
+    "`coef_[0]` holds natural-log strengths: multiply by 400 / math.log(10), then add 1000 minus their mean.",
+)
+def check_fit_bradley_terry(fn: Callable[[list[Match]], dict[str, float]]) -> tuple[bool, str]:
+    """Exercise check: `fn(matches)` must return the Bradley–Terry ratings (Elo scale, mean 1000) of every model."""
+    for matches in _ARENAS:
+        got, hint = attempt(fn, list(matches))
         if hint:
             return False, hint
-        if not isinstance(got, tuple | list) or len(got) != 2:
-            return False, f"return a pair (new_rating_a, new_rating_b), not {got!r}"
-        expected = elo_update(r_a, r_b, outcome, k)
-        if not all(isinstance(g, int | float) and math.isclose(g, e, abs_tol=1e-6) for g, e in zip(got, expected)):
+        expected = fit_bradley_terry(matches)
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return False, f"return a dict with a rating for each of {sorted(expected)}, not {got!r}"
+        mean = sum(got.values()) / len(got)
+        if not math.isclose(mean, 1000.0, abs_tol=0.5):
+            return False, f"anchor the ratings: their mean should be 1000, yours is {mean:.1f}"
+        worst = max(abs(got[m] - expected[m]) for m in expected)
+        if worst > 0.5:
             return False, (
-                f"for R_a={r_a}, R_b={r_b}, outcome={outcome}, k={k} expected ({expected[0]:.2f}, {expected[1]:.2f}), "
-                f"got {got!r}: E_a = 1 / (1 + 10**((R_b - R_a) / 400)), then R_a + k (S - E_a) and R_b - k (S - E_a)."
+                f"your ratings differ from Newton's by up to {worst:.1f} Elo points ({got} vs {expected}); "
+                "are they on the Elo scale, and unpenalised?"
             )
     return True, ""
 
 
-_BT_RATINGS = {"gpt2": 950.0, "qwen": 1130.0, "smoke": 920.0}
+_QUESTIONS = ["Which products cost more than 300?", "What is the price of the <b>lamp</b>?", "a | b < c"]
 
 
-_BT_MATCHES = [("qwen", "gpt2", 1.0), ("gpt2", "smoke", 0.5), ("smoke", "qwen", 1.0), ("gpt2", "qwen", 0.0)]
-
-
-@grader()
-def check_bt_log_likelihood(fn: Callable[[dict[str, float], list[Match]], float]) -> tuple[bool, str]:
-    """Exercise check: `fn(ratings, matches)` must return the Bradley–Terry log-likelihood in nats on the Elo scale."""
-    for matches in (_BT_MATCHES[:1], _BT_MATCHES[1:2], _BT_MATCHES):
-        got, hint = attempt(fn, dict(_BT_RATINGS), list(matches))
+@grader(
+    "A special token is matched only where its exact text, such as <|im_start|>, appears; break that text.",
+    "For example put a space after every '<|': text.replace('<|', '< |').",
+)
+def check_escape(fn: Callable[[str], str], tokenizer, forged: list[str]) -> tuple[bool, str]:
+    """Exercise check: `fn(text)` must leave no special token in `text` and change text without markers not at all."""
+    special = set(tokenizer.all_special_ids) | {
+        i for i, t in tokenizer.added_tokens_decoder.items() if getattr(t, "special", False)
+    }
+    for question in forged:
+        got, hint = attempt(fn, question)
         if hint:
             return False, hint
-        expected = bt_log_likelihood(_BT_RATINGS, matches)
-        if isinstance(got, bool) or not isinstance(got, int | float) or not math.isclose(got, expected, abs_tol=1e-6):
-            return False, (
-                f"for {matches} expected {expected:.6f}, got {got!r}: p = 1 / (1 + 10**((R_b - R_a) / 400)), "
-                "add y log p + (1 - y) log(1 - p) with natural logs; a tie has y = 0.5."
-            )
+        if not isinstance(got, str):
+            return False, f"return the escaped text as a string, not {type(got).__name__}"
+        found = [t for t in tokenizer(got, add_special_tokens=False)["input_ids"] if t in special]
+        if found:
+            return False, f"{got[:60]!r}... still tokenizes to {tokenizer.convert_ids_to_tokens(found)}"
+        if len(got) > 2 * len(question):
+            return False, "keep the text readable: escape the markers, do not rewrite the message"
+    for question in _QUESTIONS:
+        got, hint = attempt(fn, question)
+        if hint or got != question:
+            return False, hint or f"an honest question must stay as it is: {question!r} became {got!r}"
     return True, ""
