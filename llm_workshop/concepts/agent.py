@@ -130,11 +130,13 @@ def summary(outcomes: Sequence[Outcome], solved: Sequence[bool]) -> str:
 
 
 def chat_generator(
-    model, tokenizer, specs: list[dict], constrained: bool = False, max_new_tokens: int = 96
+    model, tokenizer, specs: list[dict], constrained: bool = False, max_new_tokens: int = 96, max_string: int = 120
 ) -> Callable[[Messages], str]:
     """`generate(messages)` for the loop: the chat template with `tools=specs`, greedy decoding, and with
-    `constrained` a logits processor that lets a reply be free text or one valid tool call (`reply_regex`)."""
-    processor = RegexLogitsProcessor(reply_regex(specs), tokenizer, 0, keep=1) if constrained else None
+    `constrained` a logits processor that lets a reply be free text or one valid tool call (`reply_regex`) whose
+    strings stop at `max_string` characters, so that a call closes within the token budget."""
+    pattern = reply_regex(specs, max_string=max_string)
+    processor = RegexLogitsProcessor(pattern, tokenizer, 0, keep=1) if constrained else None
 
     def generate(messages: Messages) -> str:
         prompt = tokenizer.apply_chat_template(
