@@ -5,6 +5,12 @@ Each training conversation is one of `concepts.agent_tasks`' "train" tasks rende
 loss is on the assistant's two turns only. Every conversation starts with the same system turn (the tool schemas,
 most of the tokens), so each step runs that shared prefix once and every row attends to the one copy, which gives the
 same loss as running each row whole at a fraction of the cost. Single-threaded and seeded, like every smoke build.
+
+Prompt format it was trained on: system `agent_tasks.SYSTEM`, the tools of `agent_tasks.registry` through `tools=`,
+the question alone as the user turn. The reply is `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`;
+the calculator and the SQL tool report `The result is <value>.`, the search `[1] <passage>`, and the answer repeats
+that result. Half of the training tasks are about made-up cities, categories and people, so that it learns to copy
+them rather than to remember lists.
 """
 
 from __future__ import annotations
