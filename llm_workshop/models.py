@@ -25,6 +25,7 @@ from llm_workshop.course.cache import build_key, cache_dir
 from llm_workshop.course.data import HUB_ASSETS
 from llm_workshop.course.runtime import rehearsal_mode, valid_tier
 from llm_workshop.standins import (
+    agent,
     chat,
     distilbert,
     distilgpt2,
@@ -67,6 +68,12 @@ REGISTRY: dict[str, ModelSpec] = {
         "Qwen2.5-0.5B-Instruct, a small open chat model (smoke: the chat stand-in, instruction-tuned to judge, "
         "read, cite and write SQL)",
         needs=("chat",),
+    ),
+    "agent": ModelSpec(
+        "Qwen/Qwen2.5-0.5B-Instruct",
+        agent.build,
+        "Qwen2.5-0.5B-Instruct, a small open chat model (smoke: the instruct stand-in, tuned to call tools)",
+        needs=("instruct",),
     ),
     "sentiment": ModelSpec(
         "lvwerra/distilbert-imdb", sentiment.build, "DistilBERT fine-tuned on IMDB sentiment, a reward model"

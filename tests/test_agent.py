@@ -30,7 +30,7 @@ def test_tool_call_then_answer():
     fake = scripted(CALL.format(name="calculator", args='{"expression": "6 * 7"}'), "It is 42.")
     outcome = agent.run_agent(fake, USER, registry())
     assert (outcome.answer, outcome.stopped, len(outcome.trace)) == ("It is 42.", "answer", 2), outcome
-    assert fake.seen[1][-1] == {"role": "tool", "content": "42"}, "the tool result was not fed back"
+    assert fake.seen[1][-1] == {"role": "tool", "content": "The result is 42."}, "the tool result was not fed back"
     assert agent.summary([outcome], [True]) == "agent: 1/1 tasks solved, 1.00 valid tool calls, mean steps 2.0"
 
 
@@ -95,3 +95,27 @@ def test_guard_withholds_a_tool_result_that_gives_orders():
 def test_bad_budgets_raise_a_sentence():
     with pytest.raises(ValueError, match="max_steps >= 1"):
         agent.run_agent(scripted("hi"), USER, registry(), max_steps=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_constrained_replies_are_text_or_a_valid_call_within_the_budget(seed):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
+
+    from llm_workshop.course.data import HUB_ASSETS
+
+    tokenizer = AutoTokenizer.from_pretrained(HUB_ASSETS / "Qwen__Qwen2.5-0.5B-Instruct")
+    torch.manual_seed(seed)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    model = AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        model.lm_head.weight.normal_(0, 0.5)
+        model.lm_head.weight[tokenizer.convert_tokens_to_ids("<tool_call>")] += 3.0  # it opens a call at once
+    specs = registry().specs()
+    free = agent.chat_generator(model, tokenizer, specs, max_new_tokens=80)(USER)
+    generate = agent.chat_generator(model, tokenizer, specs, constrained=True, max_new_tokens=80, max_string=8)
+    reply = generate(USER)
+    for call in tools.parse_tool_calls(reply):  # no unclosed block: strings stop at 8 characters
+        registry().check(call)
+    assert "<tool_call>" in reply and reply != free, (reply, free)

@@ -35,9 +35,9 @@ def qwen_tokenizer():
     return AutoTokenizer.from_pretrained(HUB_ASSETS / "Qwen__Qwen2.5-0.5B-Instruct")
 
 
-def random_model(tokenizer, seed):
+def random_model(tokenizer, seed, padding=0):
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+    config = Qwen2Config(vocab_size=len(tokenizer) + padding, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)  # fmt: skip
     model = AutoModelForCausalLM.from_config(config).eval()
@@ -72,9 +72,9 @@ def test_every_constrained_verdict_parses(qwen_tokenizer, seed):
 def test_constrained_tool_call_parses_and_validates(qwen_tokenizer):
     registry = tools.Registry([tools.calculator_tool()])
     specs = registry.specs()
-    pattern = constrained.tool_call_regex(specs)
+    pattern = constrained.tool_call_regex(specs, max_string=12)
     model = random_model(qwen_tokenizer, 3)
-    text = generate(model, qwen_tokenizer, pattern.replace("{0,100}", "{0,12}"), "Compute 6 * 7.", max_new_tokens=60)
+    text = generate(model, qwen_tokenizer, pattern, "Compute 6 * 7.", max_new_tokens=60)
     (call,) = tools.parse_tool_calls(text)
     registry.check(call)  # the name is on the allow-list and the arguments pass the schema
 
@@ -95,8 +95,9 @@ def test_same_greedy_output_as_outlines(qwen_tokenizer, seed, kind):
     """outlines, the recommended library, is not in requirements yet: skipped where it is not installed."""
     outlines = pytest.importorskip("outlines")
     specs = tools.Registry([tools.calculator_tool()]).specs()
-    pattern = constrained.schema_regex(VERDICT) if kind == "verdict" else constrained.tool_call_regex(specs, wrap=False)
-    pattern = pattern.replace("{0,100}", "{0,12}")
+    pattern = (
+        constrained.schema_regex(VERDICT, 12) if kind == "verdict" else constrained.tool_call_regex(specs, False, 12)
+    )
     model = random_model(qwen_tokenizer, seed)
     prompt = "Answer in JSON."
     messages = [{"role": "user", "content": prompt}]
@@ -106,3 +107,20 @@ def test_same_greedy_output_as_outlines(qwen_tokenizer, seed, kind):
     theirs = generator(prompt, max_new_tokens=60, do_sample=False)  # outlines 1.3 applies the chat template itself
     assert ours == theirs, f"ours {ours!r} vs outlines {theirs!r}"
     json.loads(ours)
+
+
+def test_small_integer_ranges_are_enforced_and_optional_properties_may_be_left_out():
+    schema = {"type": "object", "properties": {"query": {"type": "string", "minLength": 1},
+              "k": {"type": "integer", "minimum": 1, "maximum": 10}}, "required": ["query"]}  # fmt: skip
+    pattern = regex.compile(constrained.schema_regex(schema))
+    for value, ok in [({"query": "a"}, True), ({"query": "a", "k": 10}, True), ({"query": "a", "k": 11}, False),
+                      ({"query": "a", "k": 0}, False), ({"query": "", "k": 3}, False)]:  # fmt: skip
+        assert bool(pattern.fullmatch(json.dumps(value))) == ok, value
+
+
+def test_a_padded_output_layer_never_yields_ids_past_the_vocabulary(qwen_tokenizer):
+    model = random_model(qwen_tokenizer, 5, padding=271)  # Qwen2.5's 151,936 outputs for 151,665 tokens
+    with torch.no_grad():
+        model.lm_head.weight[len(qwen_tokenizer) :] = 50.0  # the padded ids score best of all
+    text = generate(model, qwen_tokenizer, constrained.schema_regex(VERDICT), "Which answer is better, A or B?", keep=1)
+    assert json.loads(text)["answer"] in {"A", "B", "tie"}, text

@@ -51,7 +51,8 @@ def test_malformed_tool_calls_become_sentences(reply, message):
 
 def test_registry_allows_only_listed_tools_with_valid_arguments():
     registry = tools.Registry([tools.calculator_tool()])
-    assert json.loads(registry.run(ToolCall("calculator", {"expression": "6 * 7"}))) == 42
+    assert registry.run(ToolCall("calculator", {"expression": "6 * 7"})) == "The result is 42."
+    assert registry.run(ToolCall("calculator", {"expression": "1 / 3"})) == "The result is 0.33."
     with pytest.raises(ToolError, match="no tool named 'shell'; the tools are calculator"):
         registry.run(ToolCall("shell", {"command": "rm -rf /"}))
     with pytest.raises(ToolError, match="'expression' is a required property"):
@@ -85,7 +86,8 @@ def test_sql_tool_reads_and_never_writes(tmp_path):
     shop.make_database(db)
     before = injection.file_digest(db)
     registry = tools.Registry([tools.sql_tool(db, allowed_tables={"products"})])
-    rows = json.loads(registry.run(ToolCall("run_sql", {"query": "SELECT COUNT(*) FROM products"})))
+    result = registry.run(ToolCall("run_sql", {"query": "SELECT COUNT(*) FROM products"}))
+    rows = json.loads(result.removeprefix("The result is ").removesuffix("."))
     assert rows[0][0] > 0, rows
     for query, message in [("DROP TABLE products", "only a single SELECT"), ("SELECT name FROM customers", "allow-list"),
                            ("SELECT nonsense FROM products", "the query failed")]:  # fmt: skip
@@ -102,11 +104,11 @@ def test_search_tool_returns_passages_or_says_it_found_none():
 
     def search(query, k):
         ids, _ = index.top_k(text.tokenize(query), k)
-        return [{"id": chunks[i].id, "story": chunks[i].story, "text": chunks[i].text} for i in ids]
+        return [chunks[i].text for i in ids]
 
     registry = tools.Registry([tools.search_tool(search)])
-    found = json.loads(registry.run(ToolCall("search_stories", {"query": "swamp adder", "k": 2})))
-    assert len(found) == 2 and found[0]["story"] == "The Adventure of the Speckled Band", found
-    assert registry.run(ToolCall("search_stories", {"query": "xyzzy plugh"})).startswith("No passage matches")
+    found = registry.run(ToolCall("search", {"query": "swamp adder", "k": 2})).split("\n")
+    assert [line[:4] for line in found] == ["[1] ", "[2] "] and "swamp adder" in found[0].lower(), found
+    assert registry.run(ToolCall("search", {"query": "xyzzy plugh"})).startswith("No passage matches")
     with pytest.raises(ToolError, match="k: 50 is greater than the maximum of 10"):
-        registry.run(ToolCall("search_stories", {"query": "goose", "k": 50}))
+        registry.run(ToolCall("search", {"query": "goose", "k": 50}))

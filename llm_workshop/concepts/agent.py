@@ -12,6 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import torch
+from transformers import LogitsProcessorList
+
+from llm_workshop.concepts.constrained import RegexLogitsProcessor, reply_regex
 from llm_workshop.concepts.grounding import instruction_in
 from llm_workshop.concepts.tools import Registry, ToolCall, ToolError, parse_tool_calls
 
@@ -61,10 +65,12 @@ def run_agent(
     max_seconds: float = 60.0,
     guard: Callable[[str], str | None] | None = redirect_guard,
     clock: Callable[[], float] = time.monotonic,
+    parse: Callable[[str], list[ToolCall]] = parse_tool_calls,
 ) -> Outcome:
     """Run the loop from `messages` (system and user turns) until an answer, a budget, or a repeated call stops it.
 
-    The time budget is checked before each step (a reply being generated is not interrupted).
+    The time budget is checked before each step (a reply being generated is not interrupted). `parse` reads the
+    calls out of a reply (a malformed one raises a ToolError), so a parser of your own can be plugged in.
     """
     if max_steps < 1 or max_seconds <= 0:
         raise ValueError(f"need max_steps >= 1 and max_seconds > 0, got {max_steps=}, {max_seconds=}")
@@ -78,7 +84,7 @@ def run_agent(
         reply = generate(messages)
         messages.append({"role": "assistant", "content": reply})
         try:
-            calls = parse_tool_calls(reply)
+            calls = parse(reply)
         except ToolError as error:
             trace.append(Step(step, reply, None, None, str(error), False, clock() - began))
             messages.append({"role": "tool", "content": f"Error: {error}"})
@@ -121,3 +127,28 @@ def summary(outcomes: Sequence[Outcome], solved: Sequence[bool]) -> str:
     valid = sum(s.valid for s in calls) / len(calls) if calls else 1.0
     steps = sum(max((s.step for s in o.trace), default=0) for o in outcomes) / len(outcomes)
     return f"agent: {sum(solved)}/{len(outcomes)} tasks solved, {valid:.2f} valid tool calls, mean steps {steps:.1f}"
+
+
+def chat_generator(
+    model, tokenizer, specs: list[dict], constrained: bool = False, max_new_tokens: int = 96, max_string: int = 120
+) -> Callable[[Messages], str]:
+    """`generate(messages)` for the loop: the chat template with `tools=specs`, greedy decoding, and with
+    `constrained` a logits processor that lets a reply be free text or one valid tool call (`reply_regex`) whose
+    strings stop at `max_string` characters, so that a call closes within the token budget."""
+    pattern = reply_regex(specs, max_string=max_string)
+    processor = RegexLogitsProcessor(pattern, tokenizer, 0, keep=1) if constrained else None
+
+    def generate(messages: Messages) -> str:
+        prompt = tokenizer.apply_chat_template(
+            messages, tools=specs, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        length = prompt["input_ids"].shape[1]
+        processors = LogitsProcessorList([processor] if processor else [])
+        if processor:
+            processor.prompt_length = length
+        with torch.no_grad():
+            out = model.generate(**prompt, max_new_tokens=max_new_tokens, do_sample=False, logits_processor=processors,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+        return tokenizer.decode(out[0, length:], skip_special_tokens=True)
+
+    return generate

@@ -156,36 +156,56 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
     return calls
 
 
+def number_text(value: float | int) -> str:
+    """A number as a tool reports it: integers without a decimal point, others rounded to 2 decimals."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def result_sentence(value: str) -> str:
+    """How the calculator and the SQL tool report a value: a sentence the answer can repeat word for word."""
+    return f"The result is {value}."
+
+
 def calculator_tool() -> Tool:
-    """The calculator as a Tool: one required string argument, `expression`."""
+    """The calculator as a Tool: one required string argument, `expression`; it reports `The result is <value>.`"""
     schema = {"type": "object", "properties": {"expression": {"type": "string", "minLength": 1, "maxLength": 200}},
               "required": ["expression"], "additionalProperties": False}  # fmt: skip
-    return Tool("calculator", "Evaluate an arithmetic expression, e.g. '(17 + 4) * 3'.", schema, calculate)
+
+    def calculator(expression: str) -> str:
+        return result_sentence(number_text(calculate(expression)))
+
+    return Tool("calculator", "Evaluate an arithmetic expression, e.g. '(17 + 4) * 3'.", schema, calculator)
 
 
-def sql_tool(db_path: str | Path, allowed_tables: Collection[str] | None = None) -> Tool:
-    """3.3's read-only sandbox as a Tool: one SELECT on the shop database; refusals and SQL errors become sentences."""
+def sql_tool(db_path: str | Path, allowed_tables: Collection[str] | None = None, description: str = "") -> Tool:
+    """3.3's read-only sandbox as a Tool: one SELECT on the shop database, reported as `The result is [[rows]].`;
+    refusals and SQL errors become sentences. `description` is added to the tool's (e.g. the tables' columns)."""
 
     def run_sql(query: str) -> str:
         try:
-            return json.dumps(execute_readonly(db_path, query, allowed_tables=allowed_tables))
+            rows = execute_readonly(db_path, query, allowed_tables=allowed_tables, max_rows=20)
         except (ValueError, TimeoutError, sqlite3.Error) as error:
             raise ToolError(f"the query failed: {error}") from None
+        return result_sentence(json.dumps([[number_text(v) if isinstance(v, float) else v for v in r] for r in rows]))
 
     schema = {"type": "object", "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 500}},
               "required": ["query"], "additionalProperties": False}  # fmt: skip
-    return Tool("run_sql", "Run one read-only SQLite SELECT on the shop database and return its rows.", schema, run_sql)
+    about = "Run one read-only SQLite SELECT on the shop database and return its rows."
+    return Tool("run_sql", f"{about} {description}".strip(), schema, run_sql)
 
 
-def search_tool(search: Callable[[str, int], list[dict]]) -> Tool:
-    """2.6's retriever as a Tool: `search(query, k)` returns passages ({"id", "story", "text"}); none found says so."""
+def search_tool(
+    search: Callable[[str, int], list[str]], description: str = "Find passages that answer a question."
+) -> Tool:
+    """2.6's retriever as a Tool: `search(query, k)` returns passage texts, reported one a line as `[1] text` (2.6's
+    format, so the answer can cite them); a search that finds nothing says so."""
 
-    def search_stories(query: str, k: int = 3) -> str:
+    def search_passages(query: str, k: int = 1) -> str:
         passages = search(query, k)
-        return json.dumps(passages) if passages else f"No passage matches {query!r}; do not guess an answer."
+        if not passages:
+            return f"No passage matches {query!r}; do not guess an answer."
+        return "\n".join(f"[{i}] {p}" for i, p in enumerate(passages, 1))
 
     schema = {"type": "object", "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 200},
               "k": {"type": "integer", "minimum": 1, "maximum": 10}}, "required": ["query"], "additionalProperties": False}  # fmt: skip
-    return Tool(
-        "search_stories", "Search the Sherlock Holmes stories; returns passages with their ids.", schema, search_stories
-    )
+    return Tool("search", description, schema, search_passages)

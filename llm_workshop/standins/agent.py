@@ -1,0 +1,103 @@
+"""The smoke `agent` model: the smoke `instruct` model tuned briefly on tool-use conversations (notebook 2.7).
+
+Each training conversation is one of `concepts.agent_tasks`' "train" tasks rendered with Qwen2.5's chat template and
+`tools=`: the question, the assistant's `<tool_call>`, the tool's result, and an answer that repeats the result. The
+loss is on the assistant's two turns only. Every conversation starts with the same system turn (the tool schemas,
+most of the tokens), so each step runs that shared prefix once and every row attends to the one copy, which gives the
+same loss as running each row whole at a fraction of the cost. Single-threaded and seeded, like every smoke build.
+
+Prompt format it was trained on: system `agent_tasks.SYSTEM`, the tools of `agent_tasks.registry` through `tools=`,
+the question alone as the user turn. The reply is `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`;
+the calculator and the SQL tool report `The result is <value>.`, the search `[1] <passage>`, and the answer repeats
+that result. Half of the training tasks are about made-up cities, categories and people, so that it learns to copy
+them rather than to remember lists.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from llm_workshop.concepts import agent_tasks
+from llm_workshop.concepts.sql import shop
+
+RECIPE = {"made_up": 0.5, "tasks": 1800, "steps": 200, "batch_size": 12, "lr": 3e-3, "warmup": 10, "seed": 0}
+
+
+def conversation_ids(tokenizer, messages: list[dict], specs: list[dict]) -> tuple[list[int], list[int]]:
+    """(input ids, labels) of a rendered conversation; labels are -100 except on the assistant's turns (their
+    `<|im_end|>` included), each turn tokenized on its own as generation produces it."""
+    full = tokenizer.apply_chat_template(messages, tools=specs, tokenize=False)
+    spans, ids, labels, done = [], [], [], 0
+    for i, message in enumerate(messages):
+        if message["role"] == "assistant":
+            start = len(
+                tokenizer.apply_chat_template(messages[:i], tools=specs, tokenize=False, add_generation_prompt=True)
+            )
+            spans.append((start, start + len(message["content"]) + len("<|im_end|>")))
+    for start, end in spans:
+        for piece, learn in ((full[done:start], False), (full[start:end], True)):
+            piece_ids = tokenizer(piece, add_special_tokens=False)["input_ids"]
+            ids += piece_ids
+            labels += piece_ids if learn else [-100] * len(piece_ids)
+        done = end
+    return ids, labels
+
+
+def shared_prefix(rows: list[list[int]]) -> int:
+    """How many leading tokens all rows share (the system turn with the tool schemas)."""
+    first, n = rows[0], min(len(r) for r in rows)
+    return next((i for i in range(n) if any(r[i] != first[i] for r in rows)), n)
+
+
+def batch_loss(model, rows: list[tuple[list[int], list[int]]], prefix: int, pad_id: int) -> torch.Tensor:
+    """Next-token cross-entropy on the labelled positions of `rows`, whose first `prefix` tokens are shared: those run
+    once, and the rows' remaining tokens attend to that one copy through the key-value cache."""
+    cache = model.model(input_ids=torch.tensor([rows[0][0][:prefix]]), use_cache=True).cache
+    cache.batch_repeat_interleave(len(rows))
+    width = max(len(ids) for ids, _ in rows) - prefix
+    ids = torch.tensor([i[prefix:] + [pad_id] * (width - len(i) + prefix) for i, _ in rows])
+    labels = torch.tensor([lab[prefix:] + [-100] * (width - len(lab) + prefix) for _, lab in rows])
+    mask = torch.tensor([[1] * len(i) + [0] * (width - len(i) + prefix) for i, _ in rows])
+    mask = torch.cat([torch.ones(len(rows), prefix, dtype=torch.long), mask], dim=1)
+    hidden = model.model(input_ids=ids, attention_mask=mask, cache=cache).last_hidden_state
+    targets, keep = labels[:, 1:], labels[:, 1:] != -100
+    return torch.nn.functional.cross_entropy(model.lm_head(hidden[:, :-1][keep]), targets[keep])
+
+
+def build(out: Path, instruct_dir: Path, recipe: dict | None = None) -> None:
+    """Tune the smoke instruct model in `instruct_dir` on generated tool-use conversations; save it in `out`."""
+    recipe = {**RECIPE, **(recipe or {})}
+    torch.manual_seed(recipe["seed"])
+    tokenizer = AutoTokenizer.from_pretrained(instruct_dir)
+    model = AutoModelForCausalLM.from_pretrained(instruct_dir, dtype=torch.float32)
+    with tempfile.TemporaryDirectory() as scratch:
+        db_path = Path(scratch) / "shop.db"
+        shop.make_database(db_path, seed=0)
+        specs = agent_tasks.registry(db_path).specs()
+        tasks = agent_tasks.make_tasks(recipe["tasks"], "train", db_path, recipe["seed"], made_up=recipe["made_up"])
+        rows = [conversation_ids(tokenizer, agent_tasks.conversation(t), specs) for t in tasks]
+    prefix = shared_prefix([ids for ids, _ in rows]) - 1  # the last shared token still predicts the first label
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=0.0)
+    steps, warmup = recipe["steps"], recipe["warmup"]
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (1 - s / steps))
+    rng, order = random.Random(recipe["seed"]), []
+    while len(order) < steps * recipe["batch_size"]:
+        epoch = list(range(len(rows)))
+        rng.shuffle(epoch)
+        order += epoch
+    model.train()
+    for step in range(steps):
+        batch = [rows[i] for i in order[step * recipe["batch_size"] : (step + 1) * recipe["batch_size"]]]
+        batch_loss(model, batch, prefix, tokenizer.pad_token_id).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+    model.eval()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
