@@ -65,6 +65,14 @@ LESSON_LINES: dict[str, dict[str, str]] = {
         "closed_accuracy": r"answer accuracy: closed book ([\d.]+)",
         "rag_accuracy": r"answer accuracy: closed book [\d.]+ -> with retrieval ([\d.]+)",
     },
+    "module_02/07_tools_and_agents.ipynb": {
+        "no_tools_solved": r"no tools\s+agent: (\d+)/\d+ tasks solved",
+        "free_solved": r"free\s+agent: (\d+)/\d+ tasks solved",
+        "free_valid": r"free\s+agent: \d+/\d+ tasks solved, ([\d.]+) valid tool calls",
+        "solved": r"constrained\s+agent: (\d+)/\d+ tasks solved",
+        "tasks": r"constrained\s+agent: \d+/(\d+) tasks solved",
+        "valid": r"constrained\s+agent: \d+/\d+ tasks solved, ([\d.]+) valid tool calls",
+    },
     "module_03/03_instruction_tuning_text_to_sql.ipynb": {
         "base_accuracy": r"execution accuracy: base ([\d.]+) -> tuned",
         "tuned_accuracy": r"execution accuracy: base [\d.]+ -> tuned ([\d.]+)",
