@@ -92,7 +92,7 @@ def test_greedy_tokens_do_not_depend_on_keep(qwen_tokenizer):
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("kind", ["verdict", "tool call"])
 def test_same_greedy_output_as_outlines(qwen_tokenizer, seed, kind):
-    """outlines, the recommended library, is not in requirements yet: skipped where it is not installed."""
+    """outlines is a test requirement (requirements-dev.txt), not a notebook's: skipped where it is missing (Colab)."""
     outlines = pytest.importorskip("outlines")
     specs = tools.Registry([tools.calculator_tool()]).specs()
     pattern = (
