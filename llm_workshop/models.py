@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from llm_workshop.concepts.preferences import generated_pairs, pairs_from_reviews, review_prompts
 from llm_workshop.course.cache import build_key, cache_dir
 from llm_workshop.course.data import HUB_ASSETS
-from llm_workshop.course.runtime import rehearsal_mode, valid_tier
+from llm_workshop.course.runtime import quiet_libraries, rehearsal_mode, valid_tier
 from llm_workshop.standins import (
     agent,
     chat,
@@ -120,6 +120,7 @@ def smoke_path(name: str) -> Path:
     if (target / "config.json").is_file():
         return target
     inputs = [smoke_path(need) for need in entry.needs]
+    quiet_libraries()  # no save progress bars or config notes in a build's output (make test, make run, a notebook)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=target.parent))
     try:
