@@ -76,6 +76,19 @@ def cleared(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def without_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook without its live widgets (tqdm's progress bars, whose saved text is their first frame): a static
+    page or deck would otherwise load the widget manager's JavaScript from a CDN, which an offline deck must not do."""
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+    return notebook
+
+
 def load(
     source: Path, rows: dict[str, tuple[str, float | None]], build: Path = BUILD, report_tier: str | None = None
 ) -> CourseNotebook:
@@ -96,7 +109,9 @@ def load(
         if [c.source for c in result.cells] != [c.source for c in current.cells]:
             status, detail = "stale", f"its source changed after the last run; run {RUN_COMMAND} again"
         else:
-            return CourseNotebook(path, status, detail, run_tier(result) or report_tier, seconds, result)
+            return CourseNotebook(
+                path, status, detail, run_tier(result) or report_tier, seconds, without_widgets(result)
+            )
     return CourseNotebook(path, status, detail, None, seconds, cleared(current))
 
 
