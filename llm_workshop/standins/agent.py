@@ -23,6 +23,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llm_workshop.concepts import agent_tasks
+from llm_workshop.concepts.decoding import cache_argument
 from llm_workshop.concepts.sql import shop
 
 RECIPE = {"made_up": 0.5, "tasks": 1800, "steps": 200, "batch_size": 12, "lr": 3e-3, "warmup": 10, "seed": 0}
@@ -57,14 +58,15 @@ def shared_prefix(rows: list[list[int]]) -> int:
 def batch_loss(model, rows: list[tuple[list[int], list[int]]], prefix: int, pad_id: int) -> torch.Tensor:
     """Next-token cross-entropy on the labelled positions of `rows`, whose first `prefix` tokens are shared: those run
     once, and the rows' remaining tokens attend to that one copy through the key-value cache."""
-    cache = model.model(input_ids=torch.tensor([rows[0][0][:prefix]]), use_cache=True).cache
+    key = cache_argument(model.model)  # `cache` in transformers 5.24, `past_key_values` in Colab's 5.15
+    cache = getattr(model.model(input_ids=torch.tensor([rows[0][0][:prefix]]), use_cache=True), key)
     cache.batch_repeat_interleave(len(rows))
     width = max(len(ids) for ids, _ in rows) - prefix
     ids = torch.tensor([i[prefix:] + [pad_id] * (width - len(i) + prefix) for i, _ in rows])
     labels = torch.tensor([lab[prefix:] + [-100] * (width - len(lab) + prefix) for _, lab in rows])
     mask = torch.tensor([[1] * len(i) + [0] * (width - len(i) + prefix) for i, _ in rows])
     mask = torch.cat([torch.ones(len(rows), prefix, dtype=torch.long), mask], dim=1)
-    hidden = model.model(input_ids=ids, attention_mask=mask, cache=cache).last_hidden_state
+    hidden = model.model(input_ids=ids, attention_mask=mask, **{key: cache}).last_hidden_state
     targets, keep = labels[:, 1:], labels[:, 1:] != -100
     return torch.nn.functional.cross_entropy(model.lm_head(hidden[:, :-1][keep]), targets[keep])
 
