@@ -24,7 +24,7 @@ from llm_workshop.concepts.preferences import generated_pairs, pairs_from_review
 from llm_workshop.course.cache import build_key, cache_dir
 from llm_workshop.course.data import HUB_ASSETS
 from llm_workshop.course.runtime import rehearsal_mode, valid_tier
-from llm_workshop.standins import chat, distilbert, distilgpt2, encoder, gpt2, instruct, qa_reader, sentiment
+from llm_workshop.standins import chat, distilbert, distilgpt2, encoder, gpt2, instruct, qa_reader, reader, sentiment
 from llm_workshop.standins.base import one_thread
 from llm_workshop.standins.hub_datasets import dataset_standin
 
@@ -57,6 +57,13 @@ REGISTRY: dict[str, ModelSpec] = {
         "Qwen2.5-0.5B-Instruct, a small open chat model (smoke: the chat stand-in, instruction-tuned to judge, "
         "read, cite and write SQL)",
         needs=("chat",),
+    ),
+    "reader": ModelSpec(
+        "Qwen/Qwen2.5-0.5B-Instruct",
+        reader.build,
+        "Qwen2.5-0.5B-Instruct, a small open chat model (smoke: the instruct stand-in, tuned further to cite and "
+        "quote sentences of the Sherlock Holmes stories)",
+        needs=("instruct",),
     ),
     "sentiment": ModelSpec(
         "lvwerra/distilbert-imdb", sentiment.build, "DistilBERT fine-tuned on IMDB sentiment, a reward model"
