@@ -66,7 +66,9 @@ closed = ask([grounding.closed_book_messages(q) for q in questions], 24)
 result = {"name": name, "over": over, "cpu_s": round(cpu, 1),
           "closed": float(np.mean([hallucination.is_correct(a, g) for a, g in zip(closed, golds)]))}  # fmt: skip
 formats = {"2 chunks": [[chunks[i] for i in r[:2]] for r in ranked]}
-formats |= {f"{k} sentences of 4 chunks": [sentence_windows(q, r[:4], k) for q, r in zip(questions, ranked)] for k in (1, 2, 3)}
+formats |= {
+    f"{k} sentences of 4 chunks": [sentence_windows(q, r[:4], k) for q, r in zip(questions, ranked)] for k in (1, 2, 3)
+}
 for label, passages in formats.items():
     answers = ask([grounding.grounded_messages(q, p) for q, p in zip(questions, passages)])
     result[label] = {
@@ -74,7 +76,9 @@ for label, passages in formats.items():
         "faithful": np.mean([grounding.faithful(a, p) for a, p in zip(answers, passages)]),
         "exact quote": np.mean([any(a.split("] ", 1)[-1] == p for p in ps) for a, ps in zip(answers, passages)]),
         "cites [1]": np.mean([grounding.cited_ids(a)[:1] == [1] for a in answers]),
-        "gold in passages": np.mean([any(hallucination.is_correct(p, g) for p in ps) for ps, g in zip(passages, golds)]),
+        "gold in passages": np.mean(
+            [any(hallucination.is_correct(p, g) for p in ps) for ps, g in zip(passages, golds)]
+        ),
         "gold in [1]": np.mean([hallucination.is_correct(ps[0], g) for ps, g in zip(passages, golds)]),
     }
     result[label] = {k: round(float(v), 2) for k, v in result[label].items()}
