@@ -1,9 +1,14 @@
 """The smoke `reader`: the smoke instruct model tuned a little further to cite and quote the Sherlock Holmes stories.
 
 2.5's instruct stand-in learned to quote on short generated passages; on the stories' sentences its quote drifts after
-a few words. This stand-in starts from it and is fine-tuned (every weight, one thread, under a minute) on grounded
-answers (`grounding.grounded_messages`, reply `[k] <passage k quoted>`) whose passages are sentences of the stories,
-with a few of instruct's own conversations mixed in so that it still answers closed book and cites generated text.
+a few words (its copying circuit loops back at a repeated word). This stand-in starts from it and is fine-tuned (every
+weight, one thread, under a minute) on grounded answers (`grounding.grounded_messages`, reply `[k] <passage k
+quoted>`) whose passages are windows of one to three sentences of the stories (`chunking.sentences`), with a few of
+instruct's own conversations mixed in so that it still answers closed book and cites generated text.
+
+It quotes such a window exactly most of the time, but, like instruct, it cites the passage the retriever ranked
+first: it does not choose among passages by content. Hand it sentence windows (sentence-window retrieval), not whole
+100-word chunks, which it cannot quote far enough.
 
 Held out: no sentence that contains the answer of one of 2.6's evaluation questions (`retrieval_eval.QUESTIONS`),
 or overlaps one of their evidence quotes, is ever a passage, and no evaluation question is ever asked. The training
@@ -68,11 +73,11 @@ def cloze(rng: random.Random, sentence: str) -> str | None:
     return " ".join(words[lo:i] + ["what"] + words[i + 1 : hi]).strip(" ,;:.!?‘’“”_") + "?"
 
 
-def _window(rng: random.Random, sentences: tuple[str, ...], j: int) -> str:
+def _window(rng: random.Random, story: tuple[str, ...], j: int) -> str:
     """Sentence `j`, often with the next one or two (at most `MAX_WORDS` words): a passage as sentence-window
     retrieval hands it over, long enough to practise quoting past repeated words."""
-    window = sentences[j]
-    for extra in sentences[j + 1 : j + rng.choices((1, 2, 3), (0.4, 0.35, 0.25))[0]]:
+    window = story[j]
+    for extra in story[j + 1 : j + rng.choices((1, 2, 3), (0.4, 0.35, 0.25))[0]]:
         if len(window.split()) + len(extra.split()) > MAX_WORDS:
             break
         window += " " + extra
@@ -80,18 +85,18 @@ def _window(rng: random.Random, sentences: tuple[str, ...], j: int) -> str:
 
 
 def holmes_examples(n: int, seed: int = 0, split: str = "train") -> list[dict]:
-    """Grounded answers over 1-3 passages of the stories (a sentence, now and then with the next): the question is a
-    cloze of the answer passage's first sentence, the others come from the same story; the reply cites and quotes."""
+    """Grounded answers over 1 to `MAX_PASSAGES` sentence windows of one story, the answer's placed by instruct's
+    `RANK_PRIOR`: the question is a cloze of the answer window's first sentence; the reply cites and quotes it."""
     rng, stories, out = random.Random(f"holmes-{seed}-{split}"), story_sentences(split), []
     while len(out) < n:
-        sentences = rng.choice(stories)
-        k, i = rng.randint(1, MAX_PASSAGES), rng.randrange(len(sentences) - 1)
-        question = cloze(rng, sentences[i])
+        story = rng.choice(stories)
+        k, i = rng.randint(1, MAX_PASSAGES), rng.randrange(len(story) - 1)
+        question = cloze(rng, story[i])
         if question is None:
             continue
-        passages = [_window(rng, sentences, j) for j in rng.sample(range(len(sentences) - 1), k)]
+        passages = [_window(rng, story, j) for j in rng.sample(range(len(story) - 1), k)]
         gold = rng.choices(range(1, k + 1), weights=RANK_PRIOR[:k])[0]
-        passages[gold - 1] = _window(rng, sentences, i)
+        passages[gold - 1] = _window(rng, story, i)
         messages = grounding.grounded_messages(question, passages, guarded=rng.random() < 0.25)
         out.append({"messages": messages + [{"role": "assistant", "content": cite_reply(passages, gold)}]})
     return out
