@@ -1,4 +1,5 @@
-"""Split the Sherlock Holmes corpus into retrievable chunks: by paragraphs, or by windows of tokens with overlap.
+"""Split the Sherlock Holmes corpus into retrievable chunks: by paragraphs, or by windows of tokens with overlap; and
+cut a chunk into sentences (sentence-window retrieval hands a generator a chunk's best sentences).
 
 Every chunk keeps its story title and its character offsets in `data.load_corpus()`, so a question's gold evidence
 (an offset in the book) can be matched to whichever chunks cover it, whatever the chunking.
