@@ -4,7 +4,8 @@
 
 MODEL: a registry name ("reader", "instruct"), a model directory, or "none" (the passages' ceilings only). SPLIT: dev or test. VARIANTS: a JSON list of
 {"n": pool chunks, "widen": 0/1 (chunks widened to whole sentences), "chunkw": penalty per chunk rank, "mode": 0 the
-sentence, 1 with the next, 2 with the previous, 3 with both (same chunk, <= 80 words), "k": passages}.
+sentence, 1 with the next, 2 with the previous, 3 with both (same chunk, <= 80 words), "k": passages,
+"quote": 1 for quote-constrained decoding}.
 """
 
 import functools
@@ -18,7 +19,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from llm_workshop import models
-from llm_workshop.concepts import bm25, chunking, grounding, hallucination, judge, text
+from llm_workshop.concepts import bm25, chunking, grounding, hallucination, judge, quoting, text
 from llm_workshop.concepts import retrieval_eval as ev
 from llm_workshop.course.data import load_corpus
 
@@ -83,11 +84,14 @@ for v in variants:
     else:
         judge.GenerationConfig = GenerationConfig
     passages = [windows(q, r, v) for q, r in zip(questions, ranked)]
-    answers = (
-        ask([grounding.grounded_messages(q, p) for q, p in zip(questions, passages)], v.get("tokens", 96))
-        if name != "none"
-        else [""] * len(items)
-    )
+    messages = [grounding.grounded_messages(q, p) for q, p in zip(questions, passages)]
+    if name == "none":
+        answers = [""] * len(items)
+    elif v.get("quote"):  # quote-constrained decoding (`quoting.QuoteLogitsProcessor`)
+        prompts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
+        answers = quoting.quoted_replies(model, tok, prompts, passages, v.get("tokens", 96))
+    else:
+        answers = ask(messages, v.get("tokens", 96))
     ok = [hallucination.is_correct(a, g) for a, g in zip(answers, golds)]
     row = {
         "acc": np.mean(ok),
@@ -96,6 +100,7 @@ for v in variants:
         "gold in [1]": np.mean([hallucination.is_correct(ps[0], g) for ps, g in zip(passages, golds)]),
         "gold in any": np.mean([any(hallucination.is_correct(p, g) for p in ps) for ps, g in zip(passages, golds)]),
         "words [1]": np.mean([len(ps[0].split()) for ps in passages]),
+        "quotes": np.mean([quoting.is_quote(a, p) for a, p in zip(answers, passages)]),
     }
     print(json.dumps(v | {k: round(float(x), 3) for k, x in row.items()}), flush=True)
     for q, g, a, ps, good in zip(questions, golds, answers, passages, ok):
