@@ -50,7 +50,8 @@ def token_bytes(tokenizer: PreTrainedTokenizerBase) -> list[bytes | None]:
             out.append(None)
         else:
             out.append(bytes(alphabet[c] for c in piece))
-    if sum(b is not None for b in out) < len(out) // 2:
+    probe = "Holmes’s “lamp”, lit."  # a byte-level BPE rebuilds any text byte for byte from its tokens' bytes
+    if b"".join(out[i] or b"" for i in tokenizer(probe, add_special_tokens=False)["input_ids"]) != probe.encode():
         raise ValueError("quote constraints need a byte-level BPE tokenizer (GPT-2, Qwen2.5, the smoke models)")
     return out
 
