@@ -34,6 +34,7 @@ from llm_workshop.standins import (
     gpt2_medium,
     instruct,
     qa_reader,
+    reader,
     sentiment,
 )
 from llm_workshop.standins.base import one_thread
@@ -73,6 +74,13 @@ REGISTRY: dict[str, ModelSpec] = {
         "Qwen/Qwen2.5-0.5B-Instruct",
         agent.build,
         "Qwen2.5-0.5B-Instruct, a small open chat model (smoke: the instruct stand-in, tuned to call tools)",
+        needs=("instruct",),
+    ),
+    "reader": ModelSpec(
+        "Qwen/Qwen2.5-0.5B-Instruct",
+        reader.build,
+        "Qwen2.5-0.5B-Instruct, a small open chat model (smoke: the instruct stand-in, tuned further to cite and "
+        "quote sentences of the Sherlock Holmes stories)",
         needs=("instruct",),
     ),
     "sentiment": ModelSpec(

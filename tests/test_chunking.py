@@ -56,3 +56,10 @@ def test_covering_finds_the_chunks_around_a_span():
     middle = chunks[5]
     assert 5 in chunking.covering(chunks, middle.start + 1, middle.start + 5)
     assert chunking.covering(chunks, 0, 10**9) == []
+
+
+def test_sentences_split_at_ends_before_capitals_and_quotes_and_drop_short_ones():
+    text = "He rose.  “Where to?” said I. ‘To Eyford, in Berkshire.’ It was late. Ok. and so on 3.5 miles."
+    got = chunking.sentences(text)
+    assert got == ["“Where to?” said I.", "‘To Eyford, in Berkshire.’ It was late.", "Ok. and so on 3.5 miles."], got
+    assert chunking.sentences(text, min_words=1)[:2] == ["He rose.", "“Where to?” said I."]

@@ -16,7 +16,7 @@ from llm_workshop.standins.tokenizer import SMOKE_VOCAB_SIZE
 def test_unknown_model_lists_known_names():
     with pytest.raises(
         KeyError,
-        match="known models: agent, chat, distilbert, distilbert-squad, distilgpt2, encoder, gpt2, gpt2-medium, instruct, sentiment",
+        match="known models: agent, chat, distilbert, distilbert-squad, distilgpt2, encoder, gpt2, gpt2-medium, instruct, reader, sentiment",
     ):
         models.spec("gpt-5")
 

@@ -17,6 +17,18 @@ def test_every_answer_sits_in_its_evidence_inside_its_story():
     assert len({i.question for i in items}) == len(items), "a question is repeated"
 
 
+def test_dev_questions_are_located_and_disjoint_from_the_test_questions():
+    dev, test = ev.dev_items(), ev.eval_items()
+    assert 25 <= len(dev) <= 40, f"{len(dev)} dev questions"
+    spans = dict(chunking.story_spans())
+    for item in dev:
+        start, end = spans[item.story]
+        assert start <= item.answer_start < item.answer_end <= end, f"{item.question}: answer outside {item.story}"
+        assert item.answer.lower() not in item.question.lower(), f"the question gives its answer away: {item.question}"
+    shared = {i.answer.lower() for i in dev} & {i.answer.lower() for i in test}
+    assert not shared and not {i.question for i in dev} & {i.question for i in test}, f"dev repeats test: {shared}"
+
+
 @pytest.mark.parametrize(
     "chunks", [chunking.paragraph_chunks(), chunking.token_chunks(100, 20)], ids=["paragraphs", "windows"]
 )

@@ -1,4 +1,5 @@
-"""Split the Sherlock Holmes corpus into retrievable chunks: by paragraphs, or by windows of tokens with overlap.
+"""Split the Sherlock Holmes corpus into retrievable chunks: by paragraphs, or by windows of tokens with overlap; and
+cut a chunk into sentences (sentence-window retrieval hands a generator a chunk's best sentences).
 
 Every chunk keeps its story title and its character offsets in `data.load_corpus()`, so a question's gold evidence
 (an offset in the book) can be matched to whichever chunks cover it, whatever the chunking.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from llm_workshop.course.data import load_corpus, stories
 
 Span = tuple[int, int]
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[‘“A-Z_])")
 
 
 @dataclass(frozen=True)
@@ -109,3 +111,9 @@ def token_chunks(size: int, overlap: int, spans: Callable[[str], list[Span]] = w
 def covering(chunks: list[Chunk], start: int, end: int) -> list[int]:
     """Indices of the chunks that contain the whole character span [start, end) of the book."""
     return [i for i, c in enumerate(chunks) if c.start <= start and end <= c.end]
+
+
+def sentences(text: str, min_words: int = 3) -> list[str]:
+    """`text` cut into sentences (at . ! or ? before a capital or an opening quote) of at least `min_words` words:
+    the units of sentence-window retrieval, which hands the generator a chunk's best sentences, not the chunk."""
+    return [s for s in _SENTENCE_END.split(" ".join(text.split())) if len(s.split()) >= min_words]
