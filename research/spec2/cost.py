@@ -27,8 +27,10 @@ def main() -> None:
     c = costs["draft"] / costs["target"]
     v = {k: costs[k] / costs["target"] for k in [1, 2, 3, 4]}
     best = max((speculative.predicted_speedup(alpha, c, k, v[k]), k) for k in v)
-    print(f"{sys.argv[2]}: alpha {alpha:.3f} c {c:.3f} target {costs['target'] * 1e3:.2f} ms v {[round(x, 2) for x in v.values()]} "
-          f"P {best[0]:.2f} at k={best[1]} ({torch.backends.cpu.get_cpu_capability()})")
+    print(
+        f"{sys.argv[2]}: alpha {alpha:.3f} c {c:.3f} target {costs['target'] * 1e3:.2f} ms v {[round(x, 2) for x in v.values()]} "
+        f"P {best[0]:.2f} at k={best[1]} ({torch.backends.cpu.get_cpu_capability()})"
+    )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,11 @@ def build(out: Path, target_dir: Path, r: Recipe) -> float:
     draft = AutoModelForCausalLM.from_config(config(tokenizer, n_layer=r.layers, n_embd=r.width, n_head=r.heads))
     if r.slice:
         state = {k: v for k, v in target.state_dict().items() if not k.startswith("transformer.h.")}
-        state |= {k: v for k, v in target.state_dict().items() if k.startswith(tuple(f"transformer.h.{i}." for i in range(r.layers)))}
+        state |= {
+            k: v
+            for k, v in target.state_dict().items()
+            if k.startswith(tuple(f"transformer.h.{i}." for i in range(r.layers)))
+        }
         draft.load_state_dict(state)
     ids = train_ids(tokenizer)
     length = r.prefix + r.gen - 1
@@ -131,15 +135,18 @@ def measure(target, draft, tokenizer) -> dict:
 
 def main() -> None:
     target_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
-    kinds = {f.name: f.type for f in fields(Recipe)}
-    r = Recipe(**{k: eval(kinds[k])(v) for k, v in (a.split("=") for a in sys.argv[3:])})
+    kinds = {f.name: type(f.default) for f in fields(Recipe)}
+    r = Recipe(**{k: kinds[k](v) for k, v in (a.split("=") for a in sys.argv[3:])})
     logging.set_verbosity_error()
     torch.set_num_threads(1)
     seconds = build(out, target_dir, r)
     target = AutoModelForCausalLM.from_pretrained(target_dir).eval()
     draft = AutoModelForCausalLM.from_pretrained(out).eval()
     result = {"recipe": " ".join(sys.argv[3:]) or "main", "build_cpu_s": round(seconds, 1)}
-    result |= {k: round(v, 3) if isinstance(v, float) else v for k, v in measure(target, draft, AutoTokenizer.from_pretrained(target_dir)).items()}
+    result |= {
+        k: round(v, 3) if isinstance(v, float) else v
+        for k, v in measure(target, draft, AutoTokenizer.from_pretrained(target_dir)).items()
+    }
     result["capability"] = torch.backends.cpu.get_cpu_capability()
     print(json.dumps(result))
     (out / "result.json").write_text(json.dumps(result | {"full": asdict(r)}))

@@ -23,7 +23,9 @@ def main() -> None:
     torch.manual_seed(0)
     tokenizer = smoke_tokenizer("causal")
     ids = gm.train_ids(tokenizer)
-    model = AutoModelForCausalLM.from_config(config(tokenizer, n_layer=gm.BASE_LAYERS, n_embd=gm.WIDTH, n_head=gm.HEADS))
+    model = AutoModelForCausalLM.from_config(
+        config(tokenizer, n_layer=gm.BASE_LAYERS, n_embd=gm.WIDTH, n_head=gm.HEADS)
+    )
     fit(model, random_windows(ids, base_steps, gm.BATCH_SIZE, gm.SEQ_LEN, seed=0), base_steps, lr=2e-3, warmup=20)
     model = gm.stacked(model, stack)
     fit(model, random_windows(ids, steps, gm.BATCH_SIZE, gm.SEQ_LEN, seed=1), steps, lr=1e-3, warmup=10)
