@@ -4,8 +4,8 @@ distilled from the smoke target on sequences the target wrote itself.
 Sequence-level knowledge distillation (Kim and Rush 2016): short news prefixes (as short as 2.4's prompts) are
 continued greedily by the target, and the draft learns the target's argmax at every position of them (plus plain
 news windows, labelled the same way). That is exactly what greedy speculative decoding asks the draft to predict, so
-it agrees with the target far more often than a draft trained on the news text itself. Short prefixes and 512 of
-them (main's first recipe: 256 of 16 tokens) keep the agreement high on targets built with other CPU kernels too.
+it agrees with the target far more often than a draft trained on the news text itself. Short prefixes, and many
+of them, raise the agreement on targets built with other CPU kernels (AVX2, scalar), whose greedy text differs.
 """
 
 from __future__ import annotations
