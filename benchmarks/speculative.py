@@ -1,6 +1,6 @@
 """Speculative decoding speed-up on the registry pair (gpt2-medium target, distilgpt2 draft), as notebook 2.4 measures it.
 
-In the smoke tier the pair is the course's stand-ins: a 10-layer GPT-2 target and a 1-layer draft distilled on the
+In the smoke tier the pair is the course's stand-ins: a 14-layer GPT-2 target and a 1-layer draft distilled on the
 target's own greedy text. The benchmark measures the acceptance rate alpha (how often the draft proposes the
 target's greedy token), the cost ratio c (draft pass / target pass, one new token, KV cache) and the cost v_k of the
 verifying pass over k + 1 tokens (in one-token target passes); predicts the speed-up at each k with Leviathan et

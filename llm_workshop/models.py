@@ -89,7 +89,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "gpt2-medium": ModelSpec(
         "gpt2-medium",
         gpt2_medium.build,
-        "GPT-2 medium (355M), the target model of speculative decoding (smoke: 10 layers, grown from 2 by stacking)",
+        "GPT-2 medium (355M), the target model of speculative decoding (smoke: 14 layers, grown from 2 by stacking)",
     ),
     "distilgpt2": ModelSpec(
         "distilgpt2",

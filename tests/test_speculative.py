@@ -234,7 +234,7 @@ def test_the_smoke_draft_proposes_the_targets_greedy_tokens(pair):
 
 @pytest.mark.slow
 def test_seconds_per_pass_grows_with_the_model_and_the_tokens(pair):
-    """The 10-layer target's pass costs clearly more than the 1-layer draft's (every pass the fastest of 3)."""
+    """The 14-layer target's pass costs clearly more than the 1-layer draft's (every pass the fastest of 3)."""
     target, draft, tokenizer = pair
     ids = tokenizer(" ".join(PROMPTS * 6), return_tensors="pt")["input_ids"][:, :80]
     costs = speculative.seconds_per_pass({"target": (target, 1), "draft": (draft, 1)}, ids, repeats=3)
