@@ -29,7 +29,7 @@ ARITHMETIC = {  # (question, expression) phrasings
     "train": [("What is {x} times {y}?", "{x} * {y}"), ("What is {x} plus {y}?", "{x} + {y}"),
               ("How much is {x} minus {y}?", "{x} - {y}"), ("What is {x} divided by {y}?", "{x} / {y}"),
               ("Add {x} and {y}.", "{x} + {y}"), ("Multiply {x} by {y}.", "{x} * {y}"),
-              ("Subtract {y} from {x}.", "{x} - {y}"), ("What do you get when you add {x} to {y}?", "{y} + {x}")],
+              ("Subtract {y} from {x}.", "{x} - {y}"), ("What do you get when you add {x} to {y}?", "{x} + {y}")],
     "test": [("Compute {x} times {y}.", "{x} * {y}"), ("How much is {x} plus {y}?", "{x} + {y}"),
              ("What is {x} minus {y}?", "{x} - {y}")],
 }  # fmt: skip
