@@ -29,7 +29,7 @@ from llm_workshop.concepts.decoding import cache_argument
 from llm_workshop.concepts.sql import shop
 from llm_workshop.course import data
 
-RECIPE = {"made_up": 0.5, "tasks": 1800, "steps": 200, "batch_size": 12, "lr": 3e-3, "warmup": 10, "seed": 0}
+RECIPE = {"made_up": 0.7, "tasks": 1800, "steps": 200, "batch_size": 12, "lr": 3e-3, "warmup": 10, "seed": 0}
 
 
 def conversation_ids(tokenizer, messages: list[dict], specs: list[dict]) -> tuple[list[int], list[int]]:
