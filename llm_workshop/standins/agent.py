@@ -9,8 +9,9 @@ same loss as running each row whole at a fraction of the cost. Single-threaded a
 Prompt format it was trained on: system `agent_tasks.SYSTEM`, the tools of `agent_tasks.registry` through `tools=`,
 the question alone as the user turn. The reply is `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`;
 the calculator and the SQL tool report `The result is <value>.`, the search `[1] <passage>`, and the answer repeats
-that result. Half of the training tasks are about made-up cities, categories and people, so that it learns to copy
-them rather than to remember lists.
+that result. Most training tasks are about made-up cities, categories and people (words of the course's book, never a
+held-out one), so that it learns to copy them rather than to remember lists; the calculator's expression is written
+after a space, as each number is in the question, so that the first number can be copied too.
 """
 
 from __future__ import annotations
