@@ -29,7 +29,7 @@ ARITHMETIC = {  # (question, expression) phrasings
     "train": [("What is {x} times {y}?", "{x} * {y}"), ("What is {x} plus {y}?", "{x} + {y}"),
               ("How much is {x} minus {y}?", "{x} - {y}"), ("What is {x} divided by {y}?", "{x} / {y}"),
               ("Add {x} and {y}.", "{x} + {y}"), ("Multiply {x} by {y}.", "{x} * {y}"),
-              ("Subtract {y} from {x}.", "{x} - {y}"), ("What do you get when you add {x} to {y}?", "{y} + {x}")],
+              ("Subtract {y} from {x}.", "{x} - {y}"), ("What do you get when you add {x} to {y}?", "{x} + {y}")],
     "test": [("Compute {x} times {y}.", "{x} * {y}"), ("How much is {x} plus {y}?", "{x} + {y}"),
              ("What is {x} minus {y}?", "{x} - {y}")],
 }  # fmt: skip
@@ -97,18 +97,28 @@ def registry(db_path: str | Path, seed: int = 0) -> tools.Registry:
     return tools.Registry([tools.sql_tool(db_path, description=columns), tools.calculator_tool(), people_search])  # fmt: skip
 
 
-def invented(rng: random.Random) -> str:
-    """A made-up capitalised word (a name no list holds), so that training teaches copying rather than lists."""
+def invented(rng: random.Random, words: list[str] | None = None) -> str:
+    """A made-up capitalised word (a name no list holds), so that training teaches copying rather than lists: one of
+    `words` if given, else a string of syllables."""
+    if words:
+        return rng.choice(words).capitalize()
     syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
     return "".join(rng.choice(syllables) for _ in range(rng.randint(2, 3))).capitalize()
 
 
 def make_tasks(
-    n: int, split: str, db_path: str | Path, seed: int = 0, phrasings: str | None = None, made_up: float = 0.0
+    n: int,
+    split: str,
+    db_path: str | Path,
+    seed: int = 0,
+    phrasings: str | None = None,
+    made_up: float = 0.0,
+    words: list[str] | None = None,
 ) -> list[Task]:
     """n tasks of `split` (its cities, categories, people and numbers), the three kinds taking turns, with the
     question phrasings of `phrasings` (`split`'s by default); `made_up` is the share of tasks about made-up cities,
-    categories and people instead (training only). Gold values and results come from the tools themselves."""
+    categories and people instead (training only), drawn from `words` if given. Gold values and results come from the
+    tools themselves."""
     phrasings = phrasings or split
     if split not in ("train", "test") or phrasings not in ("train", "test"):
         raise ValueError(f"split and phrasings must be 'train' or 'test', got {split!r} and {phrasings!r}")
@@ -120,7 +130,9 @@ def make_tasks(
             template = templates.TEMPLATES[rng.choice(SQL_TEMPLATES)]
             values = {"city": rng.choice(shop.CITIES[split]), "category": rng.choice(shop.CATEGORIES[split])}
             values = (
-                {k: invented(rng).lower() if k == "category" else invented(rng) for k in values} if fake else values
+                {k: invented(rng, words).lower() if k == "category" else invented(rng, words) for k in values}
+                if fake
+                else values
             )
             query = template["sql"].format(**values)
             question, arguments = rng.choice(template[phrasings]).format(**values), {"query": query}
@@ -130,7 +142,7 @@ def make_tasks(
             question, arguments = question.format(x=x, y=y), {"expression": expression.format(x=x, y=y)}
         else:
             relation = rng.choice(list(RELATIONS))
-            person = f"{invented(rng)} {invented(rng)}" if fake else rng.choice(people(split))
+            person = f"{invented(rng, words)} {invented(rng, words)}" if fake else rng.choice(people(split))
             gold = rng.choice(RELATIONS[relation][2]) if fake else known[person, relation]
             question = rng.choice(RELATIONS[relation][1][phrasings]).format(p=person)
             passage = RELATIONS[relation][0].format(p=person, v=gold)

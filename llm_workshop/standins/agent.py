@@ -9,13 +9,16 @@ same loss as running each row whole at a fraction of the cost. Single-threaded a
 Prompt format it was trained on: system `agent_tasks.SYSTEM`, the tools of `agent_tasks.registry` through `tools=`,
 the question alone as the user turn. The reply is `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`;
 the calculator and the SQL tool report `The result is <value>.`, the search `[1] <passage>`, and the answer repeats
-that result. Half of the training tasks are about made-up cities, categories and people, so that it learns to copy
-them rather than to remember lists.
+that result. Most training tasks are about made-up cities, categories and people (words of the course's book, never a
+held-out one), so that it learns to copy them rather than to remember lists; the calculator's expression is written
+after a space, as each number is in the question, so that the first number can be copied too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import re
 import tempfile
 from pathlib import Path
 
@@ -25,8 +28,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from llm_workshop.concepts import agent_tasks
 from llm_workshop.concepts.decoding import cache_argument
 from llm_workshop.concepts.sql import shop
+from llm_workshop.course import data
 
-RECIPE = {"made_up": 0.5, "tasks": 1800, "steps": 200, "batch_size": 12, "lr": 3e-3, "warmup": 10, "seed": 0}
+RECIPE = {"made_up": 0.7, "tasks": 1800, "steps": 200, "batch_size": 12, "lr": 3e-3, "warmup": 10, "seed": 0}
 
 
 def conversation_ids(tokenizer, messages: list[dict], specs: list[dict]) -> tuple[list[int], list[int]]:
@@ -71,6 +75,22 @@ def batch_loss(model, rows: list[tuple[list[int], list[int]]], prefix: int, pad_
     return torch.nn.functional.cross_entropy(model.lm_head(hidden[:, :-1][keep]), targets[keep])
 
 
+def book_words() -> list[str]:
+    """Distinct lower-case words of the course's book, none a held-out city, category or name: made-up values that
+    the tokenizer splits as it splits real words (syllable strings split into pieces no real name has)."""
+    held_out = {w.lower() for w in shop.CITIES["test"] + shop.CATEGORIES["test"]}
+    held_out |= {w.lower() for p in agent_tasks.people("test") for w in p.split()}
+    return sorted(set(re.findall(r"\b[a-z]{3,9}\b", data.load_corpus())) - held_out)
+
+
+def spaced(task: agent_tasks.Task) -> agent_tasks.Task:
+    """The task with its calculator expression written after a space: the question writes a space token before each
+    number, so the call's first number follows the same token as in the question and the model can copy it."""
+    if task.tool != "calculator":
+        return task
+    return dataclasses.replace(task, arguments={"expression": " " + task.arguments["expression"]})
+
+
 def build(out: Path, instruct_dir: Path, recipe: dict | None = None) -> None:
     """Tune the smoke instruct model in `instruct_dir` on generated tool-use conversations; save it in `out`."""
     recipe = {**RECIPE, **(recipe or {})}
@@ -81,8 +101,10 @@ def build(out: Path, instruct_dir: Path, recipe: dict | None = None) -> None:
         db_path = Path(scratch) / "shop.db"
         shop.make_database(db_path, seed=0)
         specs = agent_tasks.registry(db_path).specs()
-        tasks = agent_tasks.make_tasks(recipe["tasks"], "train", db_path, recipe["seed"], made_up=recipe["made_up"])
-        rows = [conversation_ids(tokenizer, agent_tasks.conversation(t), specs) for t in tasks]
+        tasks = agent_tasks.make_tasks(
+            recipe["tasks"], "train", db_path, recipe["seed"], made_up=recipe["made_up"], words=book_words()
+        )
+        rows = [conversation_ids(tokenizer, agent_tasks.conversation(spaced(t)), specs) for t in tasks]
     prefix = shared_prefix([ids for ids, _ in rows]) - 1  # the last shared token still predicts the first label
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=0.0)
     steps, warmup = recipe["steps"], recipe["warmup"]
