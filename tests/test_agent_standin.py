@@ -60,13 +60,16 @@ def test_made_up_values_are_book_words_and_never_held_out(db):
     assert not asked & {w.lower() for w in held_out}, asked & {w.lower() for w in held_out}
 
 
-def test_a_spaced_expression_computes_the_same_and_other_calls_are_kept(db):
+def test_spaced_calls_get_the_same_results_and_sql_calls_are_kept(db):
     registry = agent_tasks.registry(db)
-    tasks = agent_tasks.make_tasks(3, "train", db)
+    tasks = agent_tasks.make_tasks(30, "train", db)
     spaced = [agent_standin.spaced(t) for t in tasks]
     assert spaced[1].arguments["expression"] == " " + tasks[1].arguments["expression"]
-    assert registry.run(tools.ToolCall("calculator", spaced[1].arguments)) == tasks[1].result
-    assert spaced[0] == tasks[0] and spaced[2] == tasks[2]
+    assert spaced[2].arguments["query"] == " " + tasks[2].question.split(" ", 1)[1], spaced[2].arguments
+    for task, call in zip(tasks, spaced):  # the search query without the question's first word finds the same
+        whole, spaced_result = (registry.run(tools.ToolCall(task.tool, c.arguments)) for c in (task, call))
+        assert spaced_result == whole, (task.question, call.arguments, whole, spaced_result)
+    assert spaced[0] == tasks[0]
 
 
 def test_the_shared_prefix_loss_equals_running_each_row_whole():
