@@ -30,6 +30,7 @@ from llm_workshop.concepts import agent_tasks
 from llm_workshop.concepts.decoding import cache_argument
 from llm_workshop.concepts.sql import shop
 from llm_workshop.course import data
+from llm_workshop.standins.instruct import tune
 
 # seed: the best of five training seeds on fresh held-out task sets (not notebook 2.7's); success swings with it
 RECIPE = {"made_up": 0.7, "tasks": 1800, "steps": 200, "batch_size": 12, "lr": 3e-3, "warmup": 10, "seed": 1}
@@ -111,22 +112,15 @@ def build(out: Path, instruct_dir: Path, recipe: dict | None = None) -> None:
         )
         rows = [conversation_ids(tokenizer, agent_tasks.conversation(spaced(t)), specs) for t in tasks]
     prefix = shared_prefix([ids for ids, _ in rows]) - 1  # the last shared token still predicts the first label
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=0.0)
-    steps, warmup = recipe["steps"], recipe["warmup"]
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (1 - s / steps))
+    steps, size = recipe["steps"], recipe["batch_size"]
     rng, order = random.Random(recipe["seed"]), []
-    while len(order) < steps * recipe["batch_size"]:
+    while len(order) < steps * size:
         epoch = list(range(len(rows)))
         rng.shuffle(epoch)
         order += epoch
-    model.train()
-    for step in range(steps):
-        batch = [rows[i] for i in order[step * recipe["batch_size"] : (step + 1) * recipe["batch_size"]]]
-        batch_loss(model, batch, prefix, tokenizer.pad_token_id).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-    model.eval()
+    order = [order[step * size : (step + 1) * size] for step in range(steps)]
+    tune(
+        model, order, lambda batch: batch_loss(model, [rows[i] for i in batch], prefix, tokenizer.pad_token_id), recipe
+    )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -186,6 +187,22 @@ def batches(lengths: list[int], steps: int, batch_size: int, seed: int) -> list[
     return out
 
 
+def tune(model, order: Iterable[list], loss: Callable[[list], torch.Tensor], recipe: dict) -> None:
+    """Fine-tune `model` in place on each batch of `order`: AdamW, a linear warm-up then decay to zero, gradients
+    clipped to norm 1 (the loop the chat-model stand-ins built on this one share)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=0.0)
+    steps, warmup = recipe["steps"], recipe["warmup"]
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (1 - s / steps))
+    model.train()
+    for batch in order:
+        loss(batch).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+    model.eval()
+
+
 def batch_loss(model, rows: list[tuple[list[int], list[int]]], pad_id: int) -> torch.Tensor:
     """Cross-entropy of the next token at the labelled positions of right-padded rows; the output layer runs on
     those positions alone."""
@@ -208,17 +225,8 @@ def build(out: Path, chat_dir: Path) -> None:
     set_summary_head(model, tokenizer)
     model.config.max_position_embeddings = 2048  # rotary positions have no table; tool conversations (2.7) are long
     rows = [example_ids(tokenizer, e, RECIPE["max_length"]) for e in mixture(MIXTURE, RECIPE["seed"])]
-    steps, warmup = RECIPE["steps"], RECIPE["warmup"]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE["lr"], weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (1 - s / steps))
-    model.train()
-    for batch in batches([len(ids) for ids, _ in rows], steps, RECIPE["batch_size"], RECIPE["seed"]):
-        batch_loss(model, [rows[i] for i in batch], tokenizer.pad_token_id).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-    model.eval()
+    order = batches([len(ids) for ids, _ in rows], RECIPE["steps"], RECIPE["batch_size"], RECIPE["seed"])
+    tune(model, order, lambda batch: batch_loss(model, [rows[i] for i in batch], tokenizer.pad_token_id), RECIPE)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

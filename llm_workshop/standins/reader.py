@@ -31,7 +31,7 @@ from llm_workshop.concepts import grounding
 from llm_workshop.concepts.chunking import sentences, story_spans
 from llm_workshop.concepts.retrieval_eval import DEV_QUESTIONS, QUESTIONS
 from llm_workshop.course.data import load_corpus
-from llm_workshop.standins.instruct import STOP, batch_loss, batches, example_ids, mixture
+from llm_workshop.standins.instruct import STOP, batch_loss, batches, example_ids, mixture, tune
 from llm_workshop.standins.instruct_data import RANK_PRIOR, cite_reply
 
 MIXTURE = {"holmes": 2400, "reading": 150, "rag": 150}
@@ -111,16 +111,7 @@ def build(out: Path, instruct_dir: Path) -> None:
     examples = holmes_examples(MIXTURE["holmes"], RECIPE["seed"])
     examples += mixture({k: v for k, v in MIXTURE.items() if k != "holmes"}, RECIPE["seed"] + 1)
     rows = [example_ids(tokenizer, e, RECIPE["max_length"]) for e in examples]
-    steps, warmup = RECIPE["steps"], RECIPE["warmup"]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE["lr"], weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (1 - s / steps))
-    model.train()
-    for batch in batches([len(ids) for ids, _ in rows], steps, RECIPE["batch_size"], RECIPE["seed"]):
-        batch_loss(model, [rows[i] for i in batch], tokenizer.pad_token_id).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-    model.eval()
+    order = batches([len(ids) for ids, _ in rows], RECIPE["steps"], RECIPE["batch_size"], RECIPE["seed"])
+    tune(model, order, lambda batch: batch_loss(model, [rows[i] for i in batch], tokenizer.pad_token_id), RECIPE)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
