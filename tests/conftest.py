@@ -52,3 +52,35 @@ def tiny_gpt2():
 def tiny_qwen():
     """Factory: tiny_qwen(heads=..., kv_heads=...) -> a seeded random 2-layer Qwen2 with eager attention."""
     return _tiny_qwen
+
+
+def _loud_qwen(tokenizer, seed: int, padding: int = 0):
+    """A seeded random 1-layer Qwen2 over `tokenizer`'s vocabulary (plus `padding` unused outputs) with loud logits:
+    unconstrained, it writes gibberish, so a constraint that makes its output valid is doing the work."""
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(vocab_size=len(tokenizer) + padding, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    model = AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.5)
+    return model
+
+
+@pytest.fixture
+def loud_qwen():
+    """Factory: loud_qwen(tokenizer, seed, padding=0) -> a random 1-layer Qwen2 whose free output is gibberish."""
+    return _loud_qwen
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer():
+    """Qwen2.5-0.5B-Instruct's real tokenizer and chat template (shipped in assets/hub/)."""
+    from transformers import AutoTokenizer
+
+    from llm_workshop.course.data import HUB_ASSETS
+
+    return AutoTokenizer.from_pretrained(HUB_ASSETS / "Qwen__Qwen2.5-0.5B-Instruct")

@@ -6,10 +6,9 @@ import json
 import pytest
 import regex
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, Qwen2Config
+from transformers import LogitsProcessorList
 
 from llm_workshop.concepts import constrained, tools
-from llm_workshop.course.data import HUB_ASSETS
 
 VERDICT = {"type": "object", "properties": {"answer": {"enum": ["A", "B", "tie"]}}, "required": ["answer"]}
 PERSON = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20}, "age": {"type": "integer"},
@@ -30,23 +29,6 @@ def test_schema_regex_accepts_json_dumps_of_valid_values_only():
         constrained.schema_regex({"type": "array"})
 
 
-@pytest.fixture(scope="module")
-def qwen_tokenizer():
-    return AutoTokenizer.from_pretrained(HUB_ASSETS / "Qwen__Qwen2.5-0.5B-Instruct")
-
-
-def random_model(tokenizer, seed, padding=0):
-    torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=len(tokenizer) + padding, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-    model = AutoModelForCausalLM.from_config(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.5)  # loud random logits: unconstrained, this model writes gibberish
-    return model
-
-
 def generate(model, tokenizer, pattern, prompt, keep=4, max_new_tokens=40):
     ids = tokenizer(prompt, return_tensors="pt")
     n = ids["input_ids"].shape[1]
@@ -58,8 +40,8 @@ def generate(model, tokenizer, pattern, prompt, keep=4, max_new_tokens=40):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_every_constrained_verdict_parses(qwen_tokenizer, seed):
-    model = random_model(qwen_tokenizer, seed)
+def test_every_constrained_verdict_parses(qwen_tokenizer, loud_qwen, seed):
+    model = loud_qwen(qwen_tokenizer, seed)
     text = generate(model, qwen_tokenizer, constrained.schema_regex(VERDICT), "Which answer is better, A or B?")
     assert json.loads(text)["answer"] in {"A", "B", "tie"}, text
     free = model.generate(
@@ -69,18 +51,18 @@ def test_every_constrained_verdict_parses(qwen_tokenizer, seed):
         json.loads(qwen_tokenizer.decode(free[0, -8:], skip_special_tokens=True))
 
 
-def test_constrained_tool_call_parses_and_validates(qwen_tokenizer):
+def test_constrained_tool_call_parses_and_validates(qwen_tokenizer, loud_qwen):
     registry = tools.Registry([tools.calculator_tool()])
     specs = registry.specs()
     pattern = constrained.tool_call_regex(specs, max_string=12)
-    model = random_model(qwen_tokenizer, 3)
+    model = loud_qwen(qwen_tokenizer, 3)
     text = generate(model, qwen_tokenizer, pattern, "Compute 6 * 7.", max_new_tokens=60)
     (call,) = tools.parse_tool_calls(text)
     registry.check(call)  # the name is on the allow-list and the arguments pass the schema
 
 
-def test_greedy_tokens_do_not_depend_on_keep(qwen_tokenizer):
-    model = random_model(qwen_tokenizer, 4)
+def test_greedy_tokens_do_not_depend_on_keep(qwen_tokenizer, loud_qwen):
+    model = loud_qwen(qwen_tokenizer, 4)
     pattern = constrained.schema_regex(PERSON, max_string=12)
     assert generate(model, qwen_tokenizer, pattern, "A person:", keep=1) == generate(
         model, qwen_tokenizer, pattern, "A person:", keep=8
@@ -91,14 +73,14 @@ def test_greedy_tokens_do_not_depend_on_keep(qwen_tokenizer):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("kind", ["verdict", "tool call"])
-def test_same_greedy_output_as_outlines(qwen_tokenizer, seed, kind):
+def test_same_greedy_output_as_outlines(qwen_tokenizer, loud_qwen, seed, kind):
     """outlines is a test requirement (requirements-dev.txt), not a notebook's: skipped where it is missing (Colab)."""
     outlines = pytest.importorskip("outlines")
     specs = tools.Registry([tools.calculator_tool()]).specs()
     pattern = (
         constrained.schema_regex(VERDICT, 12) if kind == "verdict" else constrained.tool_call_regex(specs, False, 12)
     )
-    model = random_model(qwen_tokenizer, seed)
+    model = loud_qwen(qwen_tokenizer, seed)
     prompt = "Answer in JSON."
     messages = [{"role": "user", "content": prompt}]
     chat = qwen_tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -118,8 +100,8 @@ def test_small_integer_ranges_are_enforced_and_optional_properties_may_be_left_o
         assert bool(pattern.fullmatch(json.dumps(value))) == ok, value
 
 
-def test_a_padded_output_layer_never_yields_ids_past_the_vocabulary(qwen_tokenizer):
-    model = random_model(qwen_tokenizer, 5, padding=271)  # Qwen2.5's 151,936 outputs for 151,665 tokens
+def test_a_padded_output_layer_never_yields_ids_past_the_vocabulary(qwen_tokenizer, loud_qwen):
+    model = loud_qwen(qwen_tokenizer, 5, padding=271)  # Qwen2.5's 151,936 outputs for 151,665 tokens
     with torch.no_grad():
         model.lm_head.weight[len(qwen_tokenizer) :] = 50.0  # the padded ids score best of all
     text = generate(model, qwen_tokenizer, constrained.schema_regex(VERDICT), "Which answer is better, A or B?", keep=1)

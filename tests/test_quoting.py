@@ -2,8 +2,7 @@
 allows, and a random tiny model constrained by it always cites a passage and quotes it."""
 
 import pytest
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
+from transformers import AutoTokenizer
 
 from llm_workshop.concepts import grounding, quoting
 from llm_workshop.course.data import HUB_ASSETS
@@ -12,11 +11,6 @@ PASSAGES = [
     "“Well, Watson,” said he, “what do you make of it?” It was a swamp adder.",
     "Holmes’s lamp was lit; the lamp was out.",
 ]
-
-
-@pytest.fixture(scope="module")
-def qwen_tokenizer():
-    return AutoTokenizer.from_pretrained(HUB_ASSETS / "Qwen__Qwen2.5-0.5B-Instruct")
 
 
 def valid_answers(passages: list[str]) -> set[bytes]:
@@ -56,21 +50,9 @@ def test_allowed_tokens_equal_a_brute_force_over_every_valid_answer(qwen_tokeniz
     assert qwen_tokenizer.eos_token_id not in processor.allowed(0, b"[2] the lam")  # inside a word
 
 
-def random_model(tokenizer, seed):
-    torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-    model = AutoModelForCausalLM.from_config(config).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.5)  # loud random logits: unconstrained, this model writes gibberish
-    return model
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_every_constrained_answer_cites_and_quotes_a_passage(qwen_tokenizer, seed):
-    model = random_model(qwen_tokenizer, seed)
+def test_every_constrained_answer_cites_and_quotes_a_passage(qwen_tokenizer, loud_qwen, seed):
+    model = loud_qwen(qwen_tokenizer, seed)
     questions = ["What snake was it?", "Whose lamp was lit?"]
     passages = [PASSAGES, PASSAGES[::-1]]
     prompts = [qwen_tokenizer.apply_chat_template(grounding.grounded_messages(q, p), tokenize=False,

@@ -6,25 +6,26 @@ from llm_workshop.concepts import chunking
 from llm_workshop.concepts import retrieval_eval as ev
 
 
-def test_every_answer_sits_in_its_evidence_inside_its_story():
-    items = ev.eval_items()
-    assert 30 <= len(items) <= 60, f"{len(items)} questions"
+def assert_located(items) -> None:
+    """Each answer lies inside its own story, and no question names its answer."""
     spans = dict(chunking.story_spans())
     for item in items:
         start, end = spans[item.story]
         assert start <= item.answer_start < item.answer_end <= end, f"{item.question}: answer outside {item.story}"
         assert item.answer.lower() not in item.question.lower(), f"the question gives its answer away: {item.question}"
+
+
+def test_every_answer_sits_in_its_evidence_inside_its_story():
+    items = ev.eval_items()
+    assert 30 <= len(items) <= 60, f"{len(items)} questions"
+    assert_located(items)
     assert len({i.question for i in items}) == len(items), "a question is repeated"
 
 
 def test_dev_questions_are_located_and_disjoint_from_the_test_questions():
     dev, test = ev.dev_items(), ev.eval_items()
     assert 25 <= len(dev) <= 40, f"{len(dev)} dev questions"
-    spans = dict(chunking.story_spans())
-    for item in dev:
-        start, end = spans[item.story]
-        assert start <= item.answer_start < item.answer_end <= end, f"{item.question}: answer outside {item.story}"
-        assert item.answer.lower() not in item.question.lower(), f"the question gives its answer away: {item.question}"
+    assert_located(dev)
     shared = {i.answer.lower() for i in dev} & {i.answer.lower() for i in test}
     assert not shared and not {i.question for i in dev} & {i.question for i in test}, f"dev repeats test: {shared}"
 
