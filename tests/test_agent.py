@@ -34,6 +34,11 @@ def test_tool_call_then_answer():
     assert agent.summary([outcome], [True]) == "agent: 1/1 tasks solved, 1.00 valid tool calls, mean steps 2.0"
 
 
+def test_an_answer_without_calls_is_summarised_as_no_tool_calls():
+    outcome = agent.run_agent(scripted("It is 42."), USER, registry())
+    assert agent.summary([outcome], [True]) == "agent: 1/1 tasks solved, no tool calls, mean steps 1.0"
+
+
 def test_bad_calls_are_fed_back_as_sentences_and_counted_invalid():
     fake = scripted(
         '<tool_call>{"name": "calculator", "arguments": {"expression": </tool_call>',

@@ -124,9 +124,9 @@ def summary(outcomes: Sequence[Outcome], solved: Sequence[bool]) -> str:
     if not outcomes or len(outcomes) != len(solved):
         raise ValueError(f"need one solved flag per outcome and at least one, got {len(outcomes)} and {len(solved)}")
     calls = [s for o in outcomes for s in o.calls]
-    valid = sum(s.valid for s in calls) / len(calls) if calls else 1.0
+    valid = f"{sum(s.valid for s in calls) / len(calls):.2f} valid tool calls" if calls else "no tool calls"
     steps = sum(max((s.step for s in o.trace), default=0) for o in outcomes) / len(outcomes)
-    return f"agent: {sum(solved)}/{len(outcomes)} tasks solved, {valid:.2f} valid tool calls, mean steps {steps:.1f}"
+    return f"agent: {sum(solved)}/{len(outcomes)} tasks solved, {valid}, mean steps {steps:.1f}"
 
 
 def chat_generator(
