@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
-from transformers import GenerationConfig
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from llm_workshop.concepts.decoding import generation_kwargs
 from llm_workshop.concepts.hallucination import reading_items
@@ -47,11 +47,14 @@ def replies(
     max_new_tokens: int,
     temperature: float | None = None,
     batch_size: int = 16,
+    constraint: Callable[[range, int], LogitsProcessor] | None = None,
 ) -> list[str]:
     """The model's replies to rendered chat prompts, as text or as token ids (greedy, or sampled at `temperature`:
     seed torch first).
 
     Prompts are left-padded per call (every row ends where generation starts); the tokenizer is not changed.
+    `constraint(rows, prompt_length)`, if given, is the logits processor for the batch of prompts `rows` (e.g.
+    `quoting.quoted_replies`'s, which knows each row's passages).
     """
     settings = generation_kwargs(tokenizer.pad_token_id, tokenizer.eos_token_id, temperature)
     config = GenerationConfig(max_new_tokens=max_new_tokens, **settings)
@@ -63,9 +66,11 @@ def replies(
             batch = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
         else:  # token ids, e.g. from `injection.encode_chat`
             batch = tokenizer.pad({"input_ids": chunk}, padding=True, padding_side="left", return_tensors="pt")
-        batch = batch.to(device)
-        generated = model.generate(**batch, generation_config=config)
-        out += tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+        batch, length = batch.to(device), batch["input_ids"].shape[1]
+        rows = range(start, start + len(chunk))
+        processors = LogitsProcessorList([constraint(rows, length)] if constraint else [])
+        generated = model.generate(**batch, generation_config=config, logits_processor=processors)
+        out += tokenizer.batch_decode(generated[:, length:], skip_special_tokens=True)
     return [text.strip() for text in out]
 
 
