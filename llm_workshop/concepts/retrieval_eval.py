@@ -121,7 +121,7 @@ class EvalItem:
     answer_end: int
 
 
-def _pattern(quote: str) -> str:
+def quote_pattern(quote: str) -> str:
     """A regex that matches `quote` whatever the whitespace (the book breaks lines inside sentences)."""
     return r"\s+".join(re.escape(word) for word in quote.split())
 
@@ -143,10 +143,10 @@ def locate(questions: Sequence[tuple[int, str, str, str]]) -> tuple[EvalItem, ..
     corpus, spans, items = load_corpus(), dict(story_spans()), []
     for number, question, answer, evidence in questions:
         start, end = spans[S[number]]
-        found = re.compile(_pattern(evidence)).search(corpus, start, end)
+        found = re.compile(quote_pattern(evidence)).search(corpus, start, end)
         if not found:
             raise ValueError(f"the evidence {evidence!r} is not in {S[number]!r}; quote the story exactly")
-        inner = re.compile(_pattern(answer)).search(corpus, found.start(), found.end())
+        inner = re.compile(quote_pattern(answer)).search(corpus, found.start(), found.end())
         if not inner:
             raise ValueError(f"the answer {answer!r} is not inside its evidence {evidence!r}")
         items.append(EvalItem(question, answer, S[number], evidence, inner.start(), inner.end()))

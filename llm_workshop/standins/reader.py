@@ -12,8 +12,8 @@ first: it does not choose among passages by content. Hand it sentence windows (s
 
 Held out: no sentence that contains the answer of one of 2.6's evaluation questions (`retrieval_eval.QUESTIONS`) or
 of the dev questions its knobs were chosen on (`DEV_QUESTIONS`), or one of their evidence quotes, is ever a passage,
-and none of those questions is ever asked. The training
-questions are cloze questions made from the passage's first sentence (a word of it replaced by "what").
+and none of those questions is ever asked. The training questions are cloze questions made from the passage's first
+sentence (a word of it replaced by "what").
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llm_workshop.concepts import grounding
 from llm_workshop.concepts.chunking import sentences, story_spans
-from llm_workshop.concepts.retrieval_eval import DEV_QUESTIONS, QUESTIONS
+from llm_workshop.concepts.retrieval_eval import DEV_QUESTIONS, QUESTIONS, quote_pattern
 from llm_workshop.course.data import load_corpus
 from llm_workshop.standins.instruct import STOP, batch_loss, batches, example_ids, mixture, tune
 from llm_workshop.standins.instruct_data import RANK_PRIOR, cite_reply
@@ -43,7 +43,7 @@ WORD = re.compile(r"[A-Za-z][a-z]{3,}")
 def _held_out() -> list[re.Pattern]:
     """Patterns of the test and dev answers and evidence quotes (whole words, any whitespace) a passage must not hold."""
     texts = [t for _, _, answer, evidence in QUESTIONS + DEV_QUESTIONS for t in (answer, evidence)]
-    return [re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, t.split())) + r"(?!\w)", re.IGNORECASE) for t in texts]
+    return [re.compile(rf"(?<!\w){quote_pattern(t)}(?!\w)", re.IGNORECASE) for t in texts]
 
 
 @lru_cache(maxsize=2)
