@@ -77,7 +77,7 @@ def test_noise_names_the_cell_and_line_a_learner_reads_as_an_error():
         "cell 3: `gradient_checkpointing` is deprecated, use `activation_checkpointing`",
     ]
     assert run_course.noise(executed([stream("perplexity 301.29\n")])) == []
-    load_report = "[transformers] LOAD REPORT from: /tmp/x\nvocab_projector.bias    | UNEXPECTED |\n"
+    load_report = "[transformers] LOAD REPORT from: build/x\nvocab_projector.bias    | UNEXPECTED |\n"
     kernels = "Failed to load CPU gemm_4bit_forward from kernels-community: No module named 'kernels'.\n"
     assert run_course.noise(executed([stream(load_report, "stderr")], [stream(kernels, "stderr")])) == [
         "cell 0: vocab_projector.bias    | UNEXPECTED |",
